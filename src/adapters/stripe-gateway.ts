@@ -1,0 +1,86 @@
+/**
+ * The Stripe API as subgate reads it: one customer with its default payment method and default source,
+ * and all of that customer's subscriptions with theirs, expanded so a refresh is two requests.
+ * `STRIPE_API_BASE` points the SDK at another host (a local test double) through its host/port/protocol.
+ */
+import Stripe from 'stripe';
+import type {
+  StripeCustomerLike,
+  StripeDeletedCustomerLike,
+  StripeSubscriptionLike,
+  StripePaymentMethodLike,
+} from '../domain/stripe-shapes.js';
+
+export interface StripeGateway {
+  /** Throws StripeMissingError on 404. */
+  fetchCustomer(customerId: string): Promise<StripeCustomerLike | StripeDeletedCustomerLike>;
+  listSubscriptions(customerId: string): Promise<StripeSubscriptionLike[]>;
+  fetchPaymentMethod(paymentMethodId: string): Promise<StripePaymentMethodLike>;
+}
+
+export interface StripeClientSettings {
+  secretKey: string;
+  apiBase?: string | undefined;
+  /** The SDK's own retries; BullMQ's backoff does the long-haul retrying. */
+  maxNetworkRetries?: number;
+  timeoutMs?: number;
+}
+
+export function createStripeClient(settings: StripeClientSettings): Stripe {
+  const base = settings.apiBase ? new URL(settings.apiBase) : null;
+  return new Stripe(settings.secretKey, {
+    maxNetworkRetries: settings.maxNetworkRetries ?? 1,
+    timeout: settings.timeoutMs ?? 10_000,
+    appInfo: { name: 'subgate' },
+    telemetry: false,
+    ...(base
+      ? {
+          host: base.hostname,
+          port: base.port ? Number(base.port) : base.protocol === 'https:' ? 443 : 80,
+          protocol: base.protocol === 'https:' ? 'https' : 'http',
+        }
+      : {}),
+  });
+}
+
+/** A 404 from Stripe: the object is gone, a terminal outcome rather than something to retry. */
+export function isStripeMissing(err: unknown): boolean {
+  return err instanceof Stripe.errors.StripeError && (err.statusCode === 404 || err.code === 'resource_missing');
+}
+
+export function isStripeRateLimited(err: unknown): boolean {
+  return err instanceof Stripe.errors.StripeRateLimitError || (err instanceof Stripe.errors.StripeError && err.statusCode === 429);
+}
+
+/** Errors that no retry will fix (bad key, bad request): the job fails for a human to look at. */
+export function isStripePermanent(err: unknown): boolean {
+  return (
+    err instanceof Stripe.errors.StripeAuthenticationError ||
+    err instanceof Stripe.errors.StripePermissionError ||
+    (err instanceof Stripe.errors.StripeInvalidRequestError && !isStripeMissing(err))
+  );
+}
+
+export function createStripeGateway(stripe: Stripe): StripeGateway {
+  return {
+    async fetchCustomer(customerId) {
+      const customer = await stripe.customers.retrieve(customerId, {
+        expand: ['invoice_settings.default_payment_method', 'default_source'],
+      });
+      return customer as unknown as StripeCustomerLike | StripeDeletedCustomerLike;
+    },
+    async listSubscriptions(customerId) {
+      const list = stripe.subscriptions.list({
+        customer: customerId,
+        status: 'all',
+        limit: 100,
+        expand: ['data.default_payment_method', 'data.default_source', 'data.latest_invoice'],
+      });
+      const subscriptions = await list.autoPagingToArray({ limit: 10_000 });
+      return subscriptions as unknown as StripeSubscriptionLike[];
+    },
+    async fetchPaymentMethod(paymentMethodId) {
+      return (await stripe.paymentMethods.retrieve(paymentMethodId)) as unknown as StripePaymentMethodLike;
+    },
+  };
+}

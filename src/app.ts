@@ -1,0 +1,62 @@
+/**
+ * buildApp(deps): the HTTP face of subgate as an Express app that never listens and reads no
+ * environment; `src/main.ts` wires real parts, tests wire test ones and drive it with supertest.
+ */
+import express, { type Express } from 'express';
+import type { Logger } from './logger.js';
+import type { Clock, Entitlement, PolicySettings } from './domain/projection.js';
+import type { SubscriberStore } from './store/subscriber-store.js';
+import type { EventLedger } from './store/event-ledger.js';
+import type { Queues } from './queues.js';
+import { createTokenCheck } from './http/bearer-auth.js';
+import { createWebhookRouter } from './http/webhook-route.js';
+import { createEntitlementsRouter } from './http/entitlements-route.js';
+import { createHealthRouter } from './http/health-route.js';
+import { NotFoundError, createErrorMiddleware } from './http/errors.js';
+
+export interface AppDeps {
+  store: SubscriberStore;
+  ledger: EventLedger;
+  queues: Pick<Queues, 'stripeEvents'>;
+  clock: Clock;
+  logger: Logger;
+  ping: () => Promise<void>;
+  webhookSecrets: readonly string[];
+  entitlementTokens: readonly string[];
+  policy: PolicySettings;
+  updateCardUrlFor?: (customerId: string, entitlement: Entitlement) => string | null;
+}
+
+export function buildApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  // Entitlement answers are per reader and change at any time: never a weak-ETag 304 from a cache.
+  app.disable('etag');
+  // One flat parser: `?customer=a&customer=b` stays an array (and is refused), no qs nesting to walk.
+  app.set('query parser', 'simple');
+
+  app.use(createHealthRouter({ ping: deps.ping }));
+  app.use(
+    createEntitlementsRouter({
+      store: deps.store,
+      checkToken: createTokenCheck(deps.entitlementTokens),
+      clock: deps.clock,
+      policy: deps.policy,
+      ...(deps.updateCardUrlFor ? { updateCardUrlFor: deps.updateCardUrlFor } : {}),
+    }),
+  );
+  app.use(
+    createWebhookRouter({
+      webhookSecrets: deps.webhookSecrets,
+      ledger: deps.ledger,
+      queues: deps.queues,
+      clock: deps.clock,
+      logger: deps.logger,
+    }),
+  );
+  app.use(() => {
+    throw new NotFoundError('No such route.');
+  });
+  app.use(createErrorMiddleware(deps.logger));
+  return app;
+}

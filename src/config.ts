@@ -1,0 +1,151 @@
+/**
+ * The only reader of process.env. loadConfig() validates the whole environment at start-up into a frozen,
+ * typed Config; a bad value stops start-up with one message naming the variable. Secrets have no defaults.
+ */
+import { z } from 'zod';
+
+const csv = (value: string) =>
+  value
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part.length > 0);
+
+const intFrom = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+const httpUrl = z
+  .string()
+  .trim()
+  .url('must be a URL')
+  .refine((value) => /^https?:\/\//.test(value), 'must be an http(s) URL');
+
+const secret = (label: string, minLength = 16) =>
+  z.string().trim().min(minLength, `${label} must be at least ${minLength} characters`);
+
+const schema = z.object({
+  PORT: intFrom(0, 65535).default(3000),
+  REDIS_URL: z
+    .string()
+    .trim()
+    .default('redis://127.0.0.1:6379')
+    .refine((value) => /^rediss?:\/\//.test(value), 'must be a redis:// or rediss:// URL'),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - only (no ":")')
+    .default('subgate'),
+  STRIPE_SECRET_KEY: z
+    .string()
+    .trim()
+    .regex(/^(sk|rk)_(test|live)_[A-Za-z0-9_]+$/, 'must be a Stripe secret or restricted key (sk_… or rk_…)'),
+  STRIPE_API_BASE: httpUrl.optional(),
+  STRIPE_API_RATE_LIMIT: intFrom(1, 10_000).default(20),
+  STRIPE_WEBHOOK_SECRET: z
+    .string()
+    .transform(csv)
+    .pipe(
+      z
+        .array(z.string().regex(/^whsec_[A-Za-z0-9+/=_-]{8,}$/, 'each secret must look like whsec_…'))
+        .min(1, 'at least one whsec_ secret is required'),
+    ),
+  ENTITLEMENT_API_TOKENS: z
+    .string()
+    .transform(csv)
+    .pipe(z.array(secret('each token')).min(1, 'at least one token is required')),
+  ADMIN_TOKEN: secret('ADMIN_TOKEN').optional(),
+  PUBLIC_BASE_URL: httpUrl.default('http://localhost:3000'),
+  LINK_SIGNING_SECRET: secret('LINK_SIGNING_SECRET', 32).optional(),
+  SMTP_URL: z
+    .string()
+    .trim()
+    .refine((value) => /^smtps?:\/\//.test(value), 'must be an smtp:// or smtps:// URL')
+    .optional(),
+  NOTICE_FROM: z.string().trim().min(3).default('Subscriptions <subscriptions@localhost>'),
+  CARD_EXPIRY_NOTICE_DAYS: z
+    .string()
+    .default('30,7')
+    .transform(csv)
+    .pipe(z.array(intFrom(1, 366)).min(1))
+    .transform((days) => [...new Set(days)].sort((a, b) => b - a)),
+  CARD_EXPIRED_GRACE_DAYS: intFrom(0, 366).default(0),
+  PAST_DUE_GRACE_DAYS: intFrom(0, 366).default(7),
+  USER_ID_METADATA_KEY: z.string().trim().min(1).max(40).default('user_id'),
+  SYNC_DEBOUNCE_MS: intFrom(0, 60_000).default(500),
+  WORKER_CONCURRENCY: intFrom(1, 1000).default(8),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Config = Readonly<{
+  port: number;
+  redisUrl: string;
+  redisKeyPrefix: string;
+  stripe: Readonly<{ secretKey: string; apiBase: string | undefined; rateLimitPerSecond: number }>;
+  webhookSecrets: readonly string[];
+  entitlementTokens: readonly string[];
+  adminToken: string | undefined;
+  publicBaseUrl: string;
+  linkSigningSecret: string | undefined;
+  smtpUrl: string | undefined;
+  noticeFrom: string;
+  cardExpiryNoticeDays: readonly number[];
+  policy: Readonly<{ cardExpiredGraceDays: number; pastDueGraceDays: number }>;
+  userIdMetadataKey: string;
+  syncDebounceMs: number;
+  workerConcurrency: number;
+  logLevel: string;
+}>;
+
+export class ConfigError extends Error {
+  constructor(readonly variable: string, detail: string) {
+    super(`Invalid configuration: ${variable} ${detail}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Validates `env` (empty strings count as unset, so `FOO=` in an env file falls back to the default). */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value.trim() !== '') input[key] = value;
+  }
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const variable = String(issue?.path[0] ?? 'environment');
+    const detail = input[variable] === undefined ? 'is required' : (issue?.message ?? 'is invalid');
+    throw new ConfigError(variable, detail);
+  }
+  const e = parsed.data;
+  return Object.freeze({
+    port: e.PORT,
+    redisUrl: e.REDIS_URL,
+    redisKeyPrefix: e.REDIS_KEY_PREFIX,
+    stripe: Object.freeze({
+      secretKey: e.STRIPE_SECRET_KEY,
+      apiBase: e.STRIPE_API_BASE,
+      rateLimitPerSecond: e.STRIPE_API_RATE_LIMIT,
+    }),
+    webhookSecrets: Object.freeze(e.STRIPE_WEBHOOK_SECRET),
+    entitlementTokens: Object.freeze(e.ENTITLEMENT_API_TOKENS),
+    adminToken: e.ADMIN_TOKEN,
+    publicBaseUrl: e.PUBLIC_BASE_URL.replace(/\/+$/, ''),
+    linkSigningSecret: e.LINK_SIGNING_SECRET,
+    smtpUrl: e.SMTP_URL,
+    noticeFrom: e.NOTICE_FROM,
+    cardExpiryNoticeDays: Object.freeze(e.CARD_EXPIRY_NOTICE_DAYS),
+    policy: Object.freeze({
+      cardExpiredGraceDays: e.CARD_EXPIRED_GRACE_DAYS,
+      pastDueGraceDays: e.PAST_DUE_GRACE_DAYS,
+    }),
+    userIdMetadataKey: e.USER_ID_METADATA_KEY,
+    syncDebounceMs: e.SYNC_DEBOUNCE_MS,
+    workerConcurrency: e.WORKER_CONCURRENCY,
+    logLevel: e.LOG_LEVEL,
+  });
+}

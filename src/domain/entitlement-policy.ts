@@ -1,0 +1,168 @@
+/**
+ * The access policy: given what subgate knows of a customer and the current instant, may the reader see
+ * paid content, and why (not)? Pure and deterministic, so the same projection always yields the same
+ * answer, whether computed on read, for a notice, or in a test.
+ *
+ * Grace boundaries are half-open: a grace period covers [start, grace_until), i.e. grace_until is the first
+ * instant WITHOUT access. Card expiry follows the same rule (expired from cardExpiresAt on), so with zero
+ * grace days a card is 'card_expired' at exactly its expiry instant.
+ */
+
+import { DAY_MS, tryCardExpiresAt } from './card-expiry.js';
+import type {
+  CustomerProjection,
+  Entitlement,
+  EntitlementReason,
+  EntitlementStatus,
+  PolicySettings,
+  SubscriptionSnapshot,
+} from './projection.js';
+
+/** The verdict for one subscription, before the best one is picked. */
+export interface SubscriptionVerdict {
+  status: EntitlementStatus;
+  reason: EntitlementReason;
+  /** ms; only for grace_period. */
+  grace_until: number | null;
+}
+
+/** Best first. 'none' is never a subscription's verdict; it ranks last for completeness. */
+const STATUS_RANK: readonly EntitlementStatus[] = [
+  'active',
+  'trialing',
+  'grace_period',
+  'card_expired',
+  'payment_failed',
+  'paused',
+  'incomplete',
+  'canceled',
+  'none',
+];
+
+const ENTITLED_STATUSES: ReadonlySet<EntitlementStatus> = new Set(['active', 'trialing', 'grace_period']);
+
+/** Decides a reader's entitlement from their customer projection at `now` (ms). */
+export function decideEntitlement(
+  projection: CustomerProjection | null,
+  now: number,
+  settings: PolicySettings,
+): Entitlement {
+  if (projection === null) return buildNoAccess('unknown_customer');
+  if (projection.deleted) return buildNoAccess('customer_deleted');
+
+  let best: { subscription: SubscriptionSnapshot; verdict: SubscriptionVerdict } | null = null;
+  for (const subscription of projection.subscriptions) {
+    const candidate = { subscription, verdict: judgeSubscription(subscription, now, settings) };
+    if (best === null || compareCandidates(candidate, best) < 0) best = candidate;
+  }
+  if (best === null) return buildNoAccess('no_subscription');
+
+  const { subscription, verdict } = best;
+  const card = subscription.card;
+  return {
+    entitled: isEntitledStatus(verdict.status),
+    status: verdict.status,
+    reason: verdict.reason,
+    grace_until: verdict.grace_until,
+    subscription,
+    card: card === null ? null : { ...card, expired: isExpiredAt(card.exp_month, card.exp_year, now) },
+  };
+}
+
+/** Whether a status grants access. The single source of truth for "entitled". */
+export function isEntitledStatus(status: EntitlementStatus): boolean {
+  return ENTITLED_STATUSES.has(status);
+}
+
+/** Position of a status in the ranking; lower is better. */
+export function rankStatus(status: EntitlementStatus): number {
+  return STATUS_RANK.indexOf(status);
+}
+
+/** Judges one subscription on its own at `now`. */
+export function judgeSubscription(
+  subscription: SubscriptionSnapshot,
+  now: number,
+  settings: PolicySettings,
+): SubscriptionVerdict {
+  switch (subscription.status) {
+    case 'active':
+    case 'trialing':
+      return judgeCurrentSubscription(subscription, now, settings);
+    case 'past_due': {
+      // No recorded start means the failure was only just seen: the grace runs from now.
+      const since = subscription.past_due_since ?? now;
+      const graceUntil = since + settings.pastDueGraceDays * DAY_MS;
+      return now < graceUntil
+        ? { status: 'grace_period', reason: 'payment_failed_grace', grace_until: graceUntil }
+        : { status: 'payment_failed', reason: 'payment_failed', grace_until: null };
+    }
+    case 'unpaid':
+      return { status: 'payment_failed', reason: 'payment_failed', grace_until: null };
+    case 'canceled':
+    case 'incomplete_expired':
+      return { status: 'canceled', reason: 'canceled', grace_until: null };
+    case 'incomplete':
+      return { status: 'incomplete', reason: 'incomplete', grace_until: null };
+    case 'paused':
+      return { status: 'paused', reason: 'paused', grace_until: null };
+    default:
+      // Unreachable with well-typed data; a stored status from a newer build must not grant access.
+      return { status: 'incomplete', reason: 'incomplete', grace_until: null };
+  }
+}
+
+/**
+ * Orders candidates best first (negative when `a` is better): by status rank, then the later grace_until
+ * among grace periods, then the later current_period_end (none counts as earliest), then the later
+ * created, and finally the id, so the choice never depends on input order.
+ */
+export function compareCandidates(
+  a: { subscription: SubscriptionSnapshot; verdict: SubscriptionVerdict },
+  b: { subscription: SubscriptionSnapshot; verdict: SubscriptionVerdict },
+): number {
+  return (
+    rankStatus(a.verdict.status) - rankStatus(b.verdict.status) ||
+    compareLaterFirst(a.verdict.grace_until, b.verdict.grace_until) ||
+    compareLaterFirst(a.subscription.current_period_end, b.subscription.current_period_end) ||
+    compareLaterFirst(a.subscription.created, b.subscription.created) ||
+    (a.subscription.id < b.subscription.id ? -1 : a.subscription.id > b.subscription.id ? 1 : 0)
+  );
+}
+
+/** An active or trialing subscription loses access to an expired card, after the card grace. */
+function judgeCurrentSubscription(
+  subscription: SubscriptionSnapshot,
+  now: number,
+  settings: PolicySettings,
+): SubscriptionVerdict {
+  const current: SubscriptionVerdict =
+    subscription.status === 'trialing'
+      ? { status: 'trialing', reason: 'trial', grace_until: null }
+      : { status: 'active', reason: 'subscribed', grace_until: null };
+  const card = subscription.card;
+  // A missing card or unreadable expiry is unknown, not expired: Stripe will say so if a charge fails.
+  const expiresAt = card === null ? null : tryCardExpiresAt(card.exp_month, card.exp_year);
+  if (expiresAt === null || now < expiresAt) return current;
+
+  const graceUntil = expiresAt + settings.cardExpiredGraceDays * DAY_MS;
+  return now < graceUntil
+    ? { status: 'grace_period', reason: 'card_expired_grace', grace_until: graceUntil }
+    : { status: 'card_expired', reason: 'card_expired', grace_until: null };
+}
+
+function isExpiredAt(exp_month: number, exp_year: number, now: number): boolean {
+  const expiresAt = tryCardExpiresAt(exp_month, exp_year);
+  return expiresAt !== null && expiresAt <= now;
+}
+
+function compareLaterFirst(a: number | null, b: number | null): number {
+  if (a === b) return 0;
+  if (a === null) return 1;
+  if (b === null) return -1;
+  return b - a;
+}
+
+function buildNoAccess(reason: 'unknown_customer' | 'customer_deleted' | 'no_subscription'): Entitlement {
+  return { entitled: false, status: 'none', reason, grace_until: null, subscription: null, card: null };
+}

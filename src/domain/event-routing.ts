@@ -1,0 +1,78 @@
+/**
+ * Which Stripe events subgate reacts to, which customer each one is about, and how urgently that
+ * customer's refresh should run. An event is only a signal that a customer changed: the refresh re-reads
+ * Stripe, so nothing here trusts the payload beyond finding the customer id.
+ */
+import type { StripeEventLike } from './stripe-shapes.js';
+
+export type Urgency = 'access' | 'routine';
+
+export interface EventRoute {
+  urgency: Urgency;
+  /** Finds the customer the event is about; null when the payload names none. */
+  customerOf: (event: StripeEventLike) => string | null;
+}
+
+export type EventRouting =
+  | { kind: 'sync'; customerId: string; urgency: Urgency }
+  | { kind: 'no_customer' }
+  | { kind: 'ignored' };
+
+type Ref = string | { id?: unknown } | null | undefined;
+
+/** A customer reference is an id string or, when expanded, an object with an id. */
+function idOf(ref: Ref): string | null {
+  const id = typeof ref === 'string' ? ref : typeof ref?.id === 'string' ? ref.id : null;
+  return id !== null && /^cus_[A-Za-z0-9_]+$/.test(id) ? id : null;
+}
+
+const field = (event: StripeEventLike, name: string): Ref =>
+  (event.data.object as unknown as Record<string, Ref>)[name];
+
+const objectCustomer = (event: StripeEventLike) => idOf(field(event, 'customer'));
+const objectItself = (event: StripeEventLike) => idOf(event.data.object.id);
+/** payment_method.detached clears `customer`; the previous value says whose it was. */
+const customerOrPrevious = (event: StripeEventLike) =>
+  objectCustomer(event) ?? idOf(event.data.previous_attributes?.customer as Ref);
+
+const route = (urgency: Urgency, customerOf: EventRoute['customerOf']): EventRoute => ({ urgency, customerOf });
+
+export const EVENT_ROUTES = {
+  'customer.created': route('routine', objectItself),
+  'customer.updated': route('access', objectItself),
+  'customer.deleted': route('access', objectItself),
+  'customer.subscription.created': route('routine', objectCustomer),
+  'customer.subscription.updated': route('access', objectCustomer),
+  'customer.subscription.deleted': route('access', objectCustomer),
+  'customer.subscription.paused': route('access', objectCustomer),
+  'customer.subscription.resumed': route('access', objectCustomer),
+  'customer.subscription.trial_will_end': route('routine', objectCustomer),
+  'customer.source.created': route('routine', objectCustomer),
+  'customer.source.updated': route('access', objectCustomer),
+  'customer.source.deleted': route('access', objectCustomer),
+  'customer.source.expiring': route('access', objectCustomer),
+  'payment_method.attached': route('access', objectCustomer),
+  'payment_method.updated': route('access', objectCustomer),
+  'payment_method.automatically_updated': route('access', objectCustomer),
+  'payment_method.detached': route('access', customerOrPrevious),
+  'invoice.paid': route('access', objectCustomer),
+  'invoice.payment_succeeded': route('access', objectCustomer),
+  'invoice.payment_failed': route('access', objectCustomer),
+  'invoice.payment_action_required': route('access', objectCustomer),
+  'setup_intent.succeeded': route('access', objectCustomer),
+  'checkout.session.completed': route('routine', objectCustomer),
+  'charge.failed': route('access', objectCustomer),
+} as const satisfies Record<string, EventRoute>;
+
+export type HandledEventType = keyof typeof EVENT_ROUTES;
+
+export function isHandledEventType(type: string): type is HandledEventType {
+  return Object.hasOwn(EVENT_ROUTES, type);
+}
+
+export function routeEvent(event: StripeEventLike): EventRouting {
+  if (!isHandledEventType(event.type)) return { kind: 'ignored' };
+  const handler: EventRoute = EVENT_ROUTES[event.type];
+  const customerId = handler.customerOf(event);
+  return customerId === null ? { kind: 'no_customer' } : { kind: 'sync', customerId, urgency: handler.urgency };
+}

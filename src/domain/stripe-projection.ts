@@ -1,0 +1,270 @@
+/**
+ * Turns one Stripe read (a customer and its subscriptions) into subgate's CustomerProjection. This is the
+ * only place that knows where Stripe keeps things across API versions: which card pays a subscription, where
+ * the billing period lives, and when a subscription started failing. Everything downstream reads the
+ * projection, never Stripe's objects. Seconds become milliseconds here and nowhere else.
+ */
+
+import { tryCardExpiresAt } from './card-expiry.js';
+import type {
+  CardSnapshot,
+  CustomerProjection,
+  SubscriptionSnapshot,
+  SubscriptionStatus,
+} from './projection.js';
+import type {
+  Expandable,
+  StripeCustomerLike,
+  StripeDeletedCustomerLike,
+  StripeLegacyCardLike,
+  StripeLegacySourceLike,
+  StripePaymentSourceLike,
+  StripeSubscriptionLike,
+} from './stripe-shapes.js';
+import { isDeletedCustomer } from './stripe-shapes.js';
+
+export interface ProjectCustomerInput {
+  customer: StripeCustomerLike | StripeDeletedCustomerLike;
+  subscriptions: readonly StripeSubscriptionLike[];
+  /** ms; when the Stripe read began. */
+  readAt: number;
+  userIdMetadataKey: string;
+  previous: CustomerProjection | null;
+  /**
+   * Payment methods and sources fetched separately because they arrived as bare ids (see
+   * unresolvedPaymentRefs). Optional: without them those cards are simply unknown.
+   */
+  paymentSources?: readonly StripePaymentSourceLike[];
+}
+
+const KNOWN_STATUSES: ReadonlySet<string> = new Set<SubscriptionStatus>([
+  'incomplete',
+  'incomplete_expired',
+  'trialing',
+  'active',
+  'past_due',
+  'canceled',
+  'unpaid',
+  'paused',
+]);
+
+/** Legacy sources spell brands for display; PaymentMethods use these codes. One spelling downstream. */
+const LEGACY_BRAND_CODES: Readonly<Record<string, string>> = {
+  'american express': 'amex',
+  'diners club': 'diners',
+  'eftpos australia': 'eftpos_au',
+  'cartes bancaires': 'cartes_bancaires',
+};
+
+const SECOND_MS = 1000;
+
+/** Projects a live or deleted customer from one Stripe read. */
+export function projectCustomer(input: ProjectCustomerInput): CustomerProjection {
+  const { customer, readAt, previous } = input;
+  if (isDeletedCustomer(customer)) return projectMissingCustomer(customer.id, readAt, previous);
+
+  const resolve = buildResolver(customer, input.paymentSources ?? []);
+  const defaultCard = resolveCard(customerDefaultRef(customer), resolve);
+  const subscriptions = input.subscriptions
+    // A subscription of another customer must never grant this one access, whatever the caller passed.
+    .filter((subscription) => idOf(subscription.customer) === customer.id)
+    .map((subscription) => projectSubscription(subscription, customer, resolve, readAt, previous))
+    .sort(compareNewestFirst);
+
+  return {
+    customer: customer.id,
+    user: readUserId(customer.metadata, input.userIdMetadataKey),
+    email: nonEmptyOrNull(customer.email),
+    deleted: false,
+    default_card: defaultCard,
+    subscriptions,
+    read_at: readAt,
+  };
+}
+
+/**
+ * The projection recorded when Stripe says a customer is gone (deleted, or 404). Stripe cancels a deleted
+ * customer's subscriptions, so none are kept. The publisher's user id is carried over from `previous` so
+ * a lookup by user still finds the terminal "customer_deleted" answer; the email is dropped, since
+ * deletion is often a privacy request.
+ */
+export function projectMissingCustomer(
+  id: string,
+  readAt: number,
+  previous: CustomerProjection | null,
+): CustomerProjection {
+  return {
+    customer: id,
+    user: previous?.user ?? null,
+    email: null,
+    deleted: true,
+    default_card: null,
+    subscriptions: [],
+    read_at: readAt,
+  };
+}
+
+/**
+ * Ids of payment methods or sources that decide a card (a subscription's, or the customer's default) but
+ * arrived unexpanded and cannot be resolved from what is at hand. The caller fetches these and passes
+ * them back as `paymentSources`. Ids shadowed by a higher-precedence reference are not listed.
+ */
+export function unresolvedPaymentRefs(
+  input: Pick<ProjectCustomerInput, 'customer' | 'subscriptions' | 'paymentSources'>,
+): string[] {
+  const { customer } = input;
+  if (isDeletedCustomer(customer)) return [];
+  const resolve = buildResolver(customer, input.paymentSources ?? []);
+  const refs = [
+    customerDefaultRef(customer),
+    ...input.subscriptions
+      .filter((subscription) => idOf(subscription.customer) === customer.id)
+      .map((subscription) => subscriptionPaymentRef(subscription, customer)),
+  ];
+  const unresolved = refs.filter((ref): ref is string => typeof ref === 'string' && resolve(ref) === null);
+  return [...new Set(unresolved)];
+}
+
+/**
+ * The card a PaymentMethod or legacy source represents, or null if it is not a card (SEPA, bank account)
+ * or its card data is incomplete or nonsensical (an unknown card is better than a wrong expiry).
+ */
+export function cardFromPaymentSource(source: StripePaymentSourceLike): CardSnapshot | null {
+  switch (source.object) {
+    case 'payment_method':
+      if (source.type !== 'card' || !source.card) return null;
+      return buildCard(source.id, source.card.brand, source.card.last4, source.card.exp_month, source.card.exp_year);
+    case 'card':
+      return cardFromLegacyCard(source);
+    case 'source':
+      return cardFromLegacySource(source);
+    default:
+      return null;
+  }
+}
+
+/** Lowercases a legacy display brand ("Visa", "American Express") to the PaymentMethod code ("visa", "amex"). */
+export function normalizeCardBrand(brand: string): string {
+  const lower = brand.trim().toLowerCase();
+  return LEGACY_BRAND_CODES[lower] ?? lower.replace(/\s+/g, '_');
+}
+
+type PaymentRef = Expandable<StripePaymentSourceLike>;
+type Resolver = (id: string) => StripePaymentSourceLike | null;
+
+function projectSubscription(
+  subscription: StripeSubscriptionLike,
+  customer: StripeCustomerLike,
+  resolve: Resolver,
+  readAt: number,
+  previous: CustomerProjection | null,
+): SubscriptionSnapshot {
+  const status = readStatus(subscription.status);
+  return {
+    id: subscription.id,
+    status,
+    current_period_end: readCurrentPeriodEnd(subscription),
+    cancel_at_period_end: subscription.cancel_at_period_end === true,
+    card: resolveCard(subscriptionPaymentRef(subscription, customer), resolve),
+    past_due_since: status === 'past_due' ? derivePastDueSince(subscription, readAt, previous) : null,
+    created: subscription.created * SECOND_MS,
+  };
+}
+
+/**
+ * An unknown status (Stripe adds them) is read as 'incomplete': not entitled, and visibly not a normal
+ * state. Failing closed costs a reader access until the code learns the status; failing open would give
+ * content away indefinitely.
+ */
+function readStatus(status: string): SubscriptionStatus {
+  return KNOWN_STATUSES.has(status) ? (status as SubscriptionStatus) : 'incomplete';
+}
+
+/** Legacy API has it on the subscription; the current API on each item, where the latest end is the one. */
+function readCurrentPeriodEnd(subscription: StripeSubscriptionLike): number | null {
+  if (typeof subscription.current_period_end === 'number') return subscription.current_period_end * SECOND_MS;
+  const ends = (subscription.items?.data ?? [])
+    .map((item) => item.current_period_end)
+    .filter((end): end is number => typeof end === 'number');
+  return ends.length > 0 ? Math.max(...ends) * SECOND_MS : null;
+}
+
+/**
+ * When the payment failure began, so the grace period does not restart on every refresh. The earliest
+ * credible candidate wins: a previous snapshot that already saw it past_due, the failing invoice's
+ * finalization, and at the latest this read itself (never a future instant).
+ */
+function derivePastDueSince(
+  subscription: StripeSubscriptionLike,
+  readAt: number,
+  previous: CustomerProjection | null,
+): number {
+  const candidates = [readAt];
+  const before = previous?.subscriptions.find((snapshot) => snapshot.id === subscription.id);
+  if (before?.status === 'past_due' && before.past_due_since !== null) candidates.push(before.past_due_since);
+  const invoice = subscription.latest_invoice;
+  const finalizedAt = typeof invoice === 'object' && invoice !== null ? invoice.status_transitions?.finalized_at : null;
+  if (typeof finalizedAt === 'number') candidates.push(finalizedAt * SECOND_MS);
+  return Math.min(...candidates);
+}
+
+/** Stripe's precedence for what an invoice of this subscription charges: the first reference set wins. */
+function subscriptionPaymentRef(subscription: StripeSubscriptionLike, customer: StripeCustomerLike): PaymentRef {
+  return subscription.default_payment_method ?? subscription.default_source ?? customerDefaultRef(customer);
+}
+
+function customerDefaultRef(customer: StripeCustomerLike): PaymentRef {
+  return customer.invoice_settings?.default_payment_method ?? customer.default_source ?? null;
+}
+
+/**
+ * A reference that is set but cannot be resolved yields null rather than falling through to a lower
+ * precedence card: Stripe would charge the referenced method, so any other card would be the wrong one.
+ */
+function resolveCard(ref: PaymentRef, resolve: Resolver): CardSnapshot | null {
+  if (ref === null) return null;
+  const source = typeof ref === 'string' ? resolve(ref) : ref;
+  return source === null ? null : cardFromPaymentSource(source);
+}
+
+function buildResolver(customer: StripeCustomerLike, fetched: readonly StripePaymentSourceLike[]): Resolver {
+  const byId = new Map<string, StripePaymentSourceLike>();
+  for (const source of customer.sources?.data ?? []) byId.set(source.id, source);
+  for (const source of fetched) byId.set(source.id, source);
+  return (id) => byId.get(id) ?? null;
+}
+
+function cardFromLegacyCard(card: StripeLegacyCardLike): CardSnapshot | null {
+  return buildCard(card.id, card.brand, card.last4, card.exp_month, card.exp_year);
+}
+
+function cardFromLegacySource(source: StripeLegacySourceLike): CardSnapshot | null {
+  const card = source.card;
+  if (source.type !== 'card' || !card) return null;
+  const { brand, last4, exp_month, exp_year } = card;
+  if (typeof brand !== 'string' || typeof last4 !== 'string') return null;
+  if (typeof exp_month !== 'number' || typeof exp_year !== 'number') return null;
+  return buildCard(source.id, brand, last4, exp_month, exp_year);
+}
+
+function buildCard(id: string, brand: string, last4: string, exp_month: number, exp_year: number): CardSnapshot | null {
+  if (tryCardExpiresAt(exp_month, exp_year) === null) return null;
+  return { id, brand: normalizeCardBrand(brand), last4, exp_month, exp_year };
+}
+
+function readUserId(metadata: Record<string, string> | null | undefined, key: string): string | null {
+  const value = metadata?.[key];
+  return typeof value === 'string' && value.trim() !== '' ? value : null;
+}
+
+function nonEmptyOrNull(value: string | null | undefined): string | null {
+  return typeof value === 'string' && value !== '' ? value : null;
+}
+
+function idOf(ref: string | { id: string }): string {
+  return typeof ref === 'string' ? ref : ref.id;
+}
+
+function compareNewestFirst(a: SubscriptionSnapshot, b: SubscriptionSnapshot): number {
+  return b.created - a.created || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}

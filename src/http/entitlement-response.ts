@@ -1,0 +1,65 @@
+/**
+ * The shape of an entitlement answer on the wire. Instants go out as ISO 8601 strings; card data is
+ * limited to what a receipt shows (brand, last4, expiry).
+ */
+import type { Entitlement } from '../domain/projection.js';
+
+export interface EntitlementBody {
+  customer: string | null;
+  user: string | null;
+  entitled: boolean;
+  status: Entitlement['status'];
+  reason: Entitlement['reason'];
+  message: string;
+  grace_until: string | null;
+  subscription: { id: string; status: string; current_period_end: string | null } | null;
+  card: { brand: string; last4: string; exp_month: number; exp_year: number; expired: boolean } | null;
+  update_card_url: string | null;
+  checked_at: string;
+}
+
+/** Reader-facing wording a content service may show as is. */
+const MESSAGES: Record<Entitlement['reason'], string> = {
+  subscribed: 'Your subscription is active.',
+  trial: 'Your trial is active.',
+  card_expired_grace: 'Your card on file has expired. Make sure your card on file is up to date to keep reading.',
+  card_expired: 'Your card on file has expired. Make sure your card on file is up to date to keep reading.',
+  payment_failed_grace: 'Your last payment failed. Make sure your card on file is up to date to keep reading.',
+  payment_failed: 'Your last payment failed. Make sure your card on file is up to date to keep reading.',
+  canceled: 'Your subscription has ended. Subscribe again to keep reading.',
+  incomplete: 'Your subscription is not complete yet: the first payment has not gone through.',
+  paused: 'Your subscription is paused.',
+  no_subscription: 'Subscribe to read this article.',
+  customer_deleted: 'Subscribe to read this article.',
+  unknown_customer: 'Subscribe to read this article.',
+};
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export function toEntitlementBody(input: {
+  customer: string | null;
+  user: string | null;
+  entitlement: Entitlement;
+  updateCardUrl: string | null;
+  now: number;
+}): EntitlementBody {
+  const { entitlement } = input;
+  const sub = entitlement.subscription;
+  const card = entitlement.card;
+  return {
+    customer: input.customer,
+    user: input.user,
+    entitled: entitlement.entitled,
+    status: entitlement.status,
+    reason: entitlement.reason,
+    message: MESSAGES[entitlement.reason],
+    grace_until: iso(entitlement.grace_until),
+    subscription: sub === null ? null : { id: sub.id, status: sub.status, current_period_end: iso(sub.current_period_end) },
+    card:
+      card === null
+        ? null
+        : { brand: card.brand, last4: card.last4, exp_month: card.exp_month, exp_year: card.exp_year, expired: card.expired },
+    update_card_url: input.updateCardUrl,
+    checked_at: new Date(input.now).toISOString(),
+  };
+}

@@ -1,0 +1,85 @@
+/**
+ * GET /v1/entitlements?customer=cus_… | ?user=…: may this reader see paid content, and why.
+ * One Redis round trip (a hash read, or one script for a user lookup), then the pure policy.
+ */
+import { Router, type Request } from 'express';
+import type { Clock, PolicySettings, Entitlement } from '../domain/projection.js';
+import { decideEntitlement } from '../domain/entitlement-policy.js';
+import { decideUserEntitlement } from '../domain/user-entitlement.js';
+import type { SubscriberStore } from '../store/subscriber-store.js';
+import type { TokenCheck } from './bearer-auth.js';
+import { AuthError, ValidationError } from './errors.js';
+import { toEntitlementBody } from './entitlement-response.js';
+
+export interface EntitlementsRouteDeps {
+  store: SubscriberStore;
+  checkToken: TokenCheck;
+  clock: Clock;
+  policy: PolicySettings;
+  /** Link for a reader to fix their card; null until a link signer is configured. */
+  updateCardUrlFor?: (customerId: string, entitlement: Entitlement) => string | null;
+}
+
+const CUSTOMER_ID = /^cus_[A-Za-z0-9_]{1,250}$/;
+// Any printable text without controls; the publisher decides what its user ids look like.
+const USER_ID = /^[^\u0000-\u001f\u007f]{1,256}$/;
+
+type Lookup = { by: 'customer'; customer: string } | { by: 'user'; user: string };
+
+function parseLookup(query: Request['query']): Lookup {
+  const { customer, user } = query;
+  if (customer !== undefined && user !== undefined) {
+    throw new ValidationError('invalid_query', 'Give either customer or user, not both.');
+  }
+  if (customer !== undefined) {
+    if (typeof customer !== 'string' || !CUSTOMER_ID.test(customer)) {
+      throw new ValidationError('invalid_customer', 'customer must be one Stripe customer id (cus_…).');
+    }
+    return { by: 'customer', customer };
+  }
+  if (user !== undefined) {
+    if (typeof user !== 'string' || !USER_ID.test(user)) {
+      throw new ValidationError('invalid_user', 'user must be one id of 1 to 256 printable characters.');
+    }
+    return { by: 'user', user };
+  }
+  throw new ValidationError('invalid_query', 'Give customer=cus_… or user=….');
+}
+
+export function createEntitlementsRouter(deps: EntitlementsRouteDeps): Router {
+  const router = Router();
+  const linkFor = deps.updateCardUrlFor ?? (() => null);
+
+  router.get('/v1/entitlements', async (req, res) => {
+    if (!deps.checkToken(req.headers.authorization)) throw new AuthError();
+    const lookup = parseLookup(req.query);
+    const now = deps.clock.now();
+
+    let body;
+    if (lookup.by === 'customer') {
+      const projection = await deps.store.read(lookup.customer);
+      const entitlement = decideEntitlement(projection, now, deps.policy);
+      body = toEntitlementBody({
+        customer: lookup.customer,
+        user: projection?.user ?? null,
+        entitlement,
+        updateCardUrl: projection ? linkFor(lookup.customer, entitlement) : null,
+        now,
+      });
+    } else {
+      const best = decideUserEntitlement(await deps.store.readByUser(lookup.user), now, deps.policy);
+      const entitlement = best?.entitlement ?? decideEntitlement(null, now, deps.policy);
+      const customer = best?.projection.customer ?? null;
+      body = toEntitlementBody({
+        customer,
+        user: lookup.user,
+        entitlement,
+        updateCardUrl: customer && best ? linkFor(customer, entitlement) : null,
+        now,
+      });
+    }
+    res.setHeader('Cache-Control', 'private, no-store');
+    res.json(body);
+  });
+  return router;
+}

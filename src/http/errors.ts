@@ -1,0 +1,87 @@
+/**
+ * The error vocabulary of the HTTP side and its one mapping to responses: `{ error: { code, message } }`.
+ * Handlers throw these; Express 5 forwards rejected promises here, so no try/catch-next boilerplate.
+ */
+import type { ErrorRequestHandler } from 'express';
+import type { Logger } from '../logger.js';
+
+export class AppError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class ValidationError extends AppError {
+  constructor(code: string, message: string) {
+    super(400, code, message);
+  }
+}
+
+export class AuthError extends AppError {
+  constructor(message = 'A valid bearer token is required.') {
+    super(401, 'unauthorized', message);
+  }
+}
+
+export class NotFoundError extends AppError {
+  constructor(message = 'Not found.') {
+    super(404, 'not_found', message);
+  }
+}
+
+export class PayloadTooLargeError extends AppError {
+  constructor(limit: string) {
+    super(413, 'payload_too_large', `The request body is larger than ${limit}.`);
+  }
+}
+
+/** Our storage (Redis) can't be reached: the caller should retry; Stripe does so on any non-2xx. */
+export class UnavailableError extends AppError {
+  constructor(message = 'Storage is unavailable; retry later.') {
+    super(503, 'unavailable', message);
+  }
+}
+
+/** Errors thrown by body-parser carry a `type`; map the ones a client can cause to 4xx. */
+function fromBodyParser(err: unknown): AppError | null {
+  if (typeof err !== 'object' || err === null || !('type' in err)) return null;
+  const type = (err as { type: unknown }).type;
+  if (type === 'entity.too.large') return new PayloadTooLargeError('1 MB');
+  if (type === 'request.aborted') return new ValidationError('request_aborted', 'The request was aborted.');
+  if (typeof type === 'string' && (type.startsWith('entity.') || type.startsWith('charset.') || type.startsWith('encoding.'))) {
+    return new ValidationError('malformed_body', 'The request body could not be read.');
+  }
+  return null;
+}
+
+/** ioredis/BullMQ connection failures: the producer fails fast, and we answer 503 rather than 500. */
+export function isStorageUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const text = `${err.name} ${err.message}`;
+  return /enableOfflineQueue|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|Command timed out|MaxRetriesPerRequest|Stream isn't writeable|NOAUTH|LOADING|READONLY|OOM command not allowed/i.test(
+    text,
+  );
+}
+
+export function createErrorMiddleware(logger: Logger): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    let appError = err instanceof AppError ? err : fromBodyParser(err);
+    if (!appError && isStorageUnavailable(err)) appError = new UnavailableError();
+    if (!appError) {
+      // Log the error's own name and message only: never the request body or its headers.
+      logger.error({ err: { name: (err as Error)?.name, message: (err as Error)?.message, stack: (err as Error)?.stack }, path: req.path, method: req.method }, 'unhandled error');
+      appError = new AppError(500, 'internal', 'Internal error.');
+    } else if (appError.status >= 500) {
+      logger.warn({ code: appError.code, path: req.path, method: req.method, cause: (err as Error)?.message }, 'request failed');
+    }
+    if (res.headersSent) return;
+    if (appError.status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
+    if (appError.status === 503) res.setHeader('Retry-After', '5');
+    res.status(appError.status).json({ error: { code: appError.code, message: appError.message } });
+  };
+}

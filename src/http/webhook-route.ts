@@ -1,0 +1,55 @@
+/**
+ * POST /webhooks/stripe: verify, claim the event id in the ledger, enqueue, and only then answer 200.
+ * A redelivered id is acknowledged without a second enqueue. If the enqueue fails the claim is undone,
+ * so the 503 Stripe gets is followed by a retry we will accept. No Stripe API call on this path.
+ */
+import express, { Router } from 'express';
+import type { Logger } from '../logger.js';
+import type { Clock } from '../domain/projection.js';
+import type { EventLedger } from '../store/event-ledger.js';
+import { JOB, STRIPE_EVENT_JOB_OPTIONS, type Queues } from '../queues.js';
+import { verifyStripeWebhook } from './webhook-signature.js';
+import { UnavailableError, isStorageUnavailable } from './errors.js';
+
+export const WEBHOOK_BODY_LIMIT = '1mb';
+
+export interface WebhookRouteDeps {
+  webhookSecrets: readonly string[];
+  ledger: EventLedger;
+  queues: Pick<Queues, 'stripeEvents'>;
+  clock: Clock;
+  logger: Logger;
+}
+
+export function createWebhookRouter(deps: WebhookRouteDeps): Router {
+  const router = Router();
+  const log = deps.logger.child({ component: 'webhook' });
+  const rawBody = express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT });
+
+  router.post('/webhooks/stripe', rawBody, async (req, res) => {
+    const receivedAt = deps.clock.now();
+    const event = verifyStripeWebhook({
+      rawBody: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
+      signatureHeader: req.get('stripe-signature'),
+      secrets: deps.webhookSecrets,
+      now: receivedAt,
+    });
+
+    const claimed = await deps.ledger.claim(event.id, receivedAt);
+    if (!claimed) {
+      log.info({ eventId: event.id, type: event.type }, 'duplicate event acknowledged');
+      res.status(200).json({ received: true, duplicate: true });
+      return;
+    }
+    try {
+      await deps.queues.stripeEvents.add(JOB.stripeEvent, { event, receivedAt }, { ...STRIPE_EVENT_JOB_OPTIONS, jobId: event.id });
+    } catch (err) {
+      await deps.ledger.release(event.id).catch(() => undefined);
+      if (isStorageUnavailable(err)) throw new UnavailableError();
+      throw err;
+    }
+    log.debug({ eventId: event.id, type: event.type }, 'event accepted');
+    res.status(200).json({ received: true });
+  });
+  return router;
+}

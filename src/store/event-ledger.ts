@@ -1,0 +1,45 @@
+/**
+ * Owns `<prefix>:evt:<event id>`: the ledger of Stripe event ids already accepted. BullMQ's job-id
+ * dedupe ends when a job is removed, so this ledger is what keeps a redelivery from being enqueued
+ * twice. Entries live 30 days, as long as Stripe keeps events and retries them.
+ * Also owns `<prefix>:stats:events`, counters of what became of each event type.
+ */
+import type { Redis } from 'ioredis';
+
+const LEDGER_TTL_MS = 30 * 24 * 60 * 60 * 1000;
+
+export type EventOutcome = 'enqueued' | 'duplicate' | 'applied' | 'ignored' | 'no_customer';
+
+export interface EventLedger {
+  /** true when this call claimed the id; false when it was claimed before. */
+  claim(eventId: string, receivedAt: number): Promise<boolean>;
+  /** Undo a claim whose enqueue failed, so Stripe's retry is accepted. */
+  release(eventId: string): Promise<void>;
+  has(eventId: string): Promise<boolean>;
+  count(type: string, outcome: EventOutcome): Promise<void>;
+  counts(): Promise<Record<string, number>>;
+}
+
+export function createEventLedger(deps: { redis: Redis; prefix: string }): EventLedger {
+  const keyOf = (eventId: string) => `${deps.prefix}:evt:${eventId}`;
+  const statsKey = `${deps.prefix}:stats:events`;
+  return {
+    async claim(eventId, receivedAt) {
+      const reply = await deps.redis.set(keyOf(eventId), String(receivedAt), 'PX', LEDGER_TTL_MS, 'NX');
+      return reply === 'OK';
+    },
+    async release(eventId) {
+      await deps.redis.del(keyOf(eventId));
+    },
+    async has(eventId) {
+      return (await deps.redis.exists(keyOf(eventId))) === 1;
+    },
+    async count(type, outcome) {
+      await deps.redis.hincrby(statsKey, `${type}|${outcome}`, 1);
+    },
+    async counts() {
+      const raw = await deps.redis.hgetall(statsKey);
+      return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, Number(v)]));
+    },
+  };
+}

@@ -1,0 +1,190 @@
+import { after, before, beforeEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import request from 'supertest';
+import { pino } from 'pino';
+import { createHarness, OLD_WEBHOOK_SECRET, WEBHOOK_SECRET, type Harness } from '../support/harness.js';
+import { customerFixture } from '../fixtures/stripe-objects.js';
+
+/** Captures every log line, at every level, to prove no body or signature ends up in a log. */
+function capturingLogger() {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(String(chunk));
+      done();
+    },
+  });
+  return { logger: pino({ level: 'trace' }, stream), lines };
+}
+
+describe('POST /webhooks/stripe', () => {
+  let h: Harness;
+  const logs = capturingLogger();
+
+  before(async () => {
+    h = await createHarness({ label: 'webhook', workers: false, logger: logs.logger });
+  });
+  after(async () => {
+    await h.close();
+  });
+  beforeEach(async () => {
+    await h.queues.stripeEvents.obliterate({ force: true });
+  });
+
+  const newEvent = () => h.stripe.makeEvent('customer.updated', customerFixture());
+  const enqueuedIds = async () => (await h.queues.stripeEvents.getJobs(['waiting', 'prioritized', 'delayed', 'active'])).map((j) => j.id);
+
+  test('a verified event is stored and enqueued before the 200', async () => {
+    const event = newEvent();
+    const res = await h.deliver(event);
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.body, { received: true });
+    const job = await h.queues.stripeEvents.getJob(event.id);
+    assert.ok(job, 'job exists under the event id');
+    assert.equal(job.data.event.id, event.id);
+    assert.equal(job.data.event.type, 'customer.updated');
+    assert.ok(await h.ledger.has(event.id));
+  });
+
+  test('when the same event arrives five times, it is enqueued once', async () => {
+    const event = newEvent();
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) statuses.push((await h.deliver(event)).status);
+    assert.deepEqual(statuses, [200, 200, 200, 200, 200]);
+    assert.deepEqual(await enqueuedIds(), [event.id]);
+  });
+
+  test('twenty concurrent deliveries of one event make one job and twenty 200s', async () => {
+    const event = newEvent();
+    const responses = await Promise.all(Array.from({ length: 20 }, () => h.deliver(event)));
+    assert.deepEqual(new Set(responses.map((r) => r.status)), new Set([200]));
+    assert.equal(responses.filter((r) => r.body.duplicate !== true).length, 1);
+    assert.deepEqual(await enqueuedIds(), [event.id]);
+  });
+
+  test('a replay after the job is gone is still recognised by the ledger', async () => {
+    const event = newEvent();
+    assert.equal((await h.deliver(event)).status, 200);
+    await h.queues.stripeEvents.obliterate({ force: true });
+    const again = await h.deliver(event);
+    assert.equal(again.status, 200);
+    assert.equal(again.body.duplicate, true);
+    assert.deepEqual(await enqueuedIds(), []);
+  });
+
+  test('an event signed with the previous secret (rotation) is accepted', async () => {
+    const event = newEvent();
+    assert.equal((await h.deliver(event, { secret: OLD_WEBHOOK_SECRET })).status, 200);
+    assert.deepEqual(await enqueuedIds(), [event.id]);
+  });
+
+  describe('refusals: each a 400 JSON error, nothing enqueued', () => {
+    const post = (body: string | Buffer, signature?: string) => {
+      const req = request(h.app).post('/webhooks/stripe').set('Content-Type', 'application/json');
+      if (signature !== undefined) req.set('Stripe-Signature', signature);
+      return req.send(body);
+    };
+    const now = () => Math.floor(h.clock.now() / 1000);
+
+    const cases: Array<[string, () => Promise<request.Response>, string]> = [
+      ['no signature header', async () => post(JSON.stringify(newEvent())), 'missing_signature'],
+      [
+        'an empty v1',
+        async () => post(JSON.stringify(newEvent()), `t=${now()},v1=`),
+        'invalid_signature',
+      ],
+      [
+        'a signature by an unknown secret',
+        async () => {
+          const { payload, header } = h.stripe.sign(newEvent(), 'whsec_somebody_else_0001', { timestamp: now() });
+          return post(payload, header);
+        },
+        'invalid_signature',
+      ],
+      [
+        'two v1 values, neither right',
+        async () => post(JSON.stringify(newEvent()), `t=${now()},v1=${'a'.repeat(64)},v1=${'b'.repeat(64)}`),
+        'invalid_signature',
+      ],
+      [
+        'a stale timestamp (301 s old)',
+        async () => {
+          const { payload, header } = h.stripe.sign(newEvent(), WEBHOOK_SECRET, { timestamp: now() - 301 });
+          return post(payload, header);
+        },
+        'timestamp_out_of_tolerance',
+      ],
+      [
+        'a future timestamp (301 s ahead)',
+        async () => {
+          const { payload, header } = h.stripe.sign(newEvent(), WEBHOOK_SECRET, { timestamp: now() + 301 });
+          return post(payload, header);
+        },
+        'timestamp_out_of_tolerance',
+      ],
+      [
+        'malformed JSON with a valid signature',
+        async () => {
+          const payload = '{"id":"evt_broken","object":"event",';
+          const header = h.stripe.signPayload(payload, WEBHOOK_SECRET, { timestamp: now() });
+          return post(payload, header);
+        },
+        'malformed_payload',
+      ],
+      [
+        'valid JSON that is not an event, validly signed',
+        async () => {
+          const payload = JSON.stringify({ id: 'evt_x', object: 'charge' });
+          return post(payload, h.stripe.signPayload(payload, WEBHOOK_SECRET, { timestamp: now() }));
+        },
+        'malformed_event',
+      ],
+      ['an empty body', async () => post('', h.stripe.signPayload('', WEBHOOK_SECRET, { timestamp: now() })), 'empty_body'],
+      ['a header with crafted junk', async () => post(JSON.stringify(newEvent()), 't=abc,v1=,v0=,,=,'), 'invalid_signature'],
+    ];
+
+    for (const [name, send, code] of cases) {
+      test(`${name} -> 400 ${code}`, async () => {
+        const res = await send();
+        assert.equal(res.status, 400);
+        assert.match(res.headers['content-type'] ?? '', /application\/json/);
+        assert.equal(res.body.error.code, code);
+        assert.deepEqual(await enqueuedIds(), []);
+      });
+    }
+
+    test('a body over 1 MB -> 413 JSON', async () => {
+      const event = newEvent() as unknown as { data: { object: Record<string, unknown> } };
+      event.data.object.metadata = { padding: 'x'.repeat(1024 * 1024) };
+      const payload = JSON.stringify(event);
+      const res = await post(payload, h.stripe.signPayload(payload, WEBHOOK_SECRET, { timestamp: now() }));
+      assert.equal(res.status, 413);
+      assert.equal(res.body.error.code, 'payload_too_large');
+      assert.deepEqual(await enqueuedIds(), []);
+    });
+
+    test('a 60 KB event (real ones reach that) is accepted', async () => {
+      const event = newEvent() as unknown as { id: string; data: { object: Record<string, unknown> } };
+      event.data.object.metadata = { padding: 'x'.repeat(60 * 1024) };
+      const payload = JSON.stringify(event);
+      const res = await post(payload, h.stripe.signPayload(payload, WEBHOOK_SECRET, { timestamp: now() }));
+      assert.equal(res.status, 200);
+      assert.deepEqual(await enqueuedIds(), [event.id]);
+    });
+  });
+
+  test('no log line carries the body or the signature header', async () => {
+    const event = customerFixture({ email: 'reader@example.com' });
+    const { payload, header } = h.stripe.sign(h.stripe.makeEvent('customer.updated', event), 'whsec_forged_secret_0001', {
+      timestamp: Math.floor(h.clock.now() / 1000),
+    });
+    const res = await request(h.app).post('/webhooks/stripe').set('Stripe-Signature', header).send(payload);
+    assert.equal(res.status, 400);
+    const all = logs.lines.join('\n');
+    const v1 = header.split('v1=')[1] ?? '';
+    assert.ok(v1.length > 10);
+    assert.ok(!all.includes(v1), 'signature not logged');
+    assert.ok(!all.includes('reader@example.com'), 'body not logged');
+  });
+});

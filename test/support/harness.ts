@@ -1,0 +1,154 @@
+/**
+ * One subgate wired for a test file: the real app (driven through supertest), real BullMQ workers on the
+ * test Redis under a unique key prefix, and the real Stripe SDK talking to a local Stripe double.
+ * close() stops everything and deletes only the keys under that prefix.
+ */
+import request from 'supertest';
+import type { Redis } from 'ioredis';
+import { buildApp } from '../../src/app.js';
+import { createSilentLogger, type Logger } from '../../src/logger.js';
+import { createQueues, type Queues } from '../../src/queues.js';
+import { createFailFastConnection, createWorkerConnection, waitUntilReady } from '../../src/store/redis-connections.js';
+import { createSubscriberStore, type SubscriberStore } from '../../src/store/subscriber-store.js';
+import { createEventLedger, type EventLedger } from '../../src/store/event-ledger.js';
+import { createStripeGateway, type StripeGateway } from '../../src/adapters/stripe-gateway.js';
+import { createCustomerSync, type SyncCustomer } from '../../src/sync/customer-sync.js';
+import { createWorkerSet, type WorkerSet } from '../../workers/worker-set.js';
+import { cleanupPrefix, testRedisUrl, uniquePrefix, waitFor } from './redis.js';
+import { startStripeDouble, type StripeDouble } from './stripe-double.js';
+import { createTestClock, type TestClock } from './test-clock.js';
+
+export const WEBHOOK_SECRET = 'whsec_harness_current_0001';
+export const OLD_WEBHOOK_SECRET = 'whsec_harness_previous_0001';
+export const API_TOKEN = 'harness-content-service-token';
+export const POLICY = { cardExpiredGraceDays: 0, pastDueGraceDays: 7 };
+
+export interface HarnessOptions {
+  label: string;
+  /** Start the BullMQ workers (default true). */
+  workers?: boolean;
+  debounceMs?: number;
+  stripeRequestsPerSecond?: number;
+  clockStart?: number | Date | string;
+  logger?: Logger;
+  redisUrl?: string;
+}
+
+export interface Harness {
+  prefix: string;
+  clock: TestClock;
+  stripe: StripeDouble;
+  gateway: StripeGateway;
+  apiRedis: Redis;
+  workerRedis: Redis;
+  queues: Queues;
+  store: SubscriberStore;
+  ledger: EventLedger;
+  syncCustomer: SyncCustomer;
+  app: ReturnType<typeof buildApp>;
+  workers: WorkerSet | null;
+  startWorkers(overrides?: Partial<Pick<HarnessOptions, 'debounceMs' | 'stripeRequestsPerSecond'>>): WorkerSet;
+  /** POSTs an event the way Stripe does: signed now with the current secret. */
+  deliver(event: { id: string }, opts?: { secret?: string; timestamp?: number }): Promise<request.Response>;
+  entitlement(query: Record<string, string>): Promise<request.Response>;
+  /** Resolves when no job is waiting, delayed, prioritized or active in either queue. */
+  settle(timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function createHarness(options: HarnessOptions): Promise<Harness> {
+  const prefix = uniquePrefix(options.label);
+  const clock = createTestClock(options.clockStart ?? Date.now());
+  const logger = options.logger ?? createSilentLogger();
+  const url = options.redisUrl ?? testRedisUrl();
+  const stripe = await startStripeDouble({ now: () => clock.now() });
+  const apiRedis = createFailFastConnection(url, 'test-api');
+  apiRedis.on('error', () => {});
+  const workerRedis = createWorkerConnection(url, 'test-worker');
+  workerRedis.on('error', () => {});
+  await Promise.all([waitUntilReady(apiRedis), waitUntilReady(workerRedis)]);
+
+  const apiQueues = createQueues(apiRedis, prefix);
+  const queues = createQueues(workerRedis, prefix);
+  const store = createSubscriberStore({ redis: apiRedis, prefix });
+  const ledger = createEventLedger({ redis: apiRedis, prefix });
+  const gateway = createStripeGateway(stripe.client());
+  const workerStore = createSubscriberStore({ redis: workerRedis, prefix });
+  const syncCustomer = createCustomerSync({ stripe: gateway, store: workerStore, clock, userIdMetadataKey: 'user_id', logger });
+
+  const app = buildApp({
+    store,
+    ledger,
+    queues: apiQueues,
+    clock,
+    logger,
+    ping: async () => {
+      await apiRedis.ping();
+    },
+    webhookSecrets: [WEBHOOK_SECRET, OLD_WEBHOOK_SECRET],
+    entitlementTokens: [API_TOKEN],
+    policy: POLICY,
+  });
+
+  const workerLedger = createEventLedger({ redis: workerRedis, prefix });
+  const harness: Harness = {
+    prefix,
+    clock,
+    stripe,
+    gateway,
+    apiRedis,
+    workerRedis,
+    queues,
+    store,
+    ledger,
+    syncCustomer,
+    app,
+    workers: null,
+    startWorkers(overrides = {}) {
+      const set = createWorkerSet({
+        connection: workerRedis,
+        prefix,
+        queues,
+        ledger: workerLedger,
+        syncCustomer,
+        clock,
+        logger,
+        debounceMs: overrides.debounceMs ?? options.debounceMs ?? 20,
+        concurrency: 4,
+        stripeRequestsPerSecond: overrides.stripeRequestsPerSecond ?? options.stripeRequestsPerSecond ?? 1000,
+        rateLimitBackoffMs: 200,
+      });
+      harness.workers = set;
+      return set;
+    },
+    deliver(event, opts = {}) {
+      const { payload, header } = stripe.sign(event as never, opts.secret ?? WEBHOOK_SECRET, {
+        timestamp: opts.timestamp ?? Math.floor(clock.now() / 1000),
+      });
+      return request(app).post('/webhooks/stripe').set('Content-Type', 'application/json').set('Stripe-Signature', header).send(payload);
+    },
+    entitlement(query) {
+      return request(app).get('/v1/entitlements').query(query).set('Authorization', `Bearer ${API_TOKEN}`);
+    },
+    async settle(timeoutMs = 10_000) {
+      await waitFor(
+        async () => {
+          const [events, syncs] = await Promise.all([
+            queues.stripeEvents.getJobCounts('waiting', 'delayed', 'prioritized', 'active', 'waiting-children'),
+            queues.customerSync.getJobCounts('waiting', 'delayed', 'prioritized', 'active', 'waiting-children'),
+          ]);
+          return Object.values(events).every((n) => n === 0) && Object.values(syncs).every((n) => n === 0);
+        },
+        { timeoutMs, message: 'queues to drain' },
+      );
+    },
+    async close() {
+      await harness.workers?.close();
+      await Promise.allSettled([apiQueues.close(), queues.close()]);
+      await cleanupPrefix(workerRedis, prefix).catch(() => undefined);
+      await Promise.allSettled([apiRedis.quit(), workerRedis.quit(), stripe.close()]);
+    },
+  };
+  if (options.workers !== false) harness.startWorkers();
+  return harness;
+}

@@ -1,0 +1,79 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError, loadConfig } from '../../src/config.js';
+
+const minimal = {
+  STRIPE_SECRET_KEY: 'sk_test_abc123',
+  STRIPE_WEBHOOK_SECRET: 'whsec_testsecret0001',
+  ENTITLEMENT_API_TOKENS: 'content-service-token-0001',
+};
+
+function failureOf(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, 'expected a ConfigError');
+    return err;
+  }
+  assert.fail('loadConfig accepted a bad environment');
+}
+
+describe('config', () => {
+  test('defaults fill everything that is not a secret', () => {
+    const config = loadConfig(minimal);
+    assert.equal(config.port, 3000);
+    assert.equal(config.redisUrl, 'redis://127.0.0.1:6379');
+    assert.deepEqual(config.cardExpiryNoticeDays, [30, 7]);
+    assert.deepEqual(config.policy, { cardExpiredGraceDays: 0, pastDueGraceDays: 7 });
+    assert.equal(config.userIdMetadataKey, 'user_id');
+    assert.equal(config.stripe.rateLimitPerSecond, 20);
+    assert.ok(Object.isFrozen(config));
+  });
+
+  test('secrets have no defaults: a missing one is named', () => {
+    for (const variable of Object.keys(minimal)) {
+      const env: Record<string, string> = { ...minimal };
+      delete env[variable];
+      const err = failureOf(env);
+      assert.equal(err.variable, variable);
+      assert.match(err.message, new RegExp(`${variable} is required`));
+    }
+  });
+
+  test('several webhook secrets, comma-separated, are all kept for rotation', () => {
+    const config = loadConfig({ ...minimal, STRIPE_WEBHOOK_SECRET: 'whsec_oldsecret001, whsec_newsecret002' });
+    assert.deepEqual(config.webhookSecrets, ['whsec_oldsecret001', 'whsec_newsecret002']);
+  });
+
+  test('a bad value stops start-up with one message naming the variable', () => {
+    const cases: Array<[string, string]> = [
+      ['PORT', 'eighty'],
+      ['PORT', '70000'],
+      ['REDIS_URL', 'http://localhost'],
+      ['STRIPE_SECRET_KEY', 'pk_test_abc'],
+      ['STRIPE_WEBHOOK_SECRET', 'not-a-secret'],
+      ['ENTITLEMENT_API_TOKENS', 'short'],
+      ['CARD_EXPIRY_NOTICE_DAYS', '30,x'],
+      ['PAST_DUE_GRACE_DAYS', '-1'],
+      ['STRIPE_API_BASE', 'ftp://x'],
+      ['LINK_SIGNING_SECRET', 'too-short'],
+    ];
+    for (const [variable, value] of cases) {
+      const err = failureOf({ ...minimal, [variable]: value });
+      assert.equal(err.variable, variable, `${variable}=${value}`);
+      assert.ok(!err.message.includes('\n'), 'one line');
+    }
+  });
+
+  test('the redis URL keeps its database index', () => {
+    assert.equal(loadConfig({ ...minimal, REDIS_URL: 'redis://10.0.0.5:6380/3' }).redisUrl, 'redis://10.0.0.5:6380/3');
+  });
+
+  test('notice windows are de-duplicated and ordered furthest first', () => {
+    assert.deepEqual(loadConfig({ ...minimal, CARD_EXPIRY_NOTICE_DAYS: '7, 30,7' }).cardExpiryNoticeDays, [30, 7]);
+  });
+
+  test('an empty value counts as unset', () => {
+    assert.equal(loadConfig({ ...minimal, PORT: '' }).port, 3000);
+  });
+});

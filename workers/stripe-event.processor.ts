@@ -1,0 +1,39 @@
+/**
+ * Processor of the stripe-events queue: turns each verified event into a refresh request for the customer
+ * it is about. Thin on purpose: the decision is the pure router's, the refresh is syncCustomer's.
+ */
+import type { Job } from 'bullmq';
+import { routeEvent } from '../src/domain/event-routing.js';
+import type { Clock } from '../src/domain/projection.js';
+import type { EventLedger } from '../src/store/event-ledger.js';
+import { JOB, PRIORITY, syncJobOptions, type Queues, type StripeEventJobData } from '../src/queues.js';
+
+export interface StripeEventProcessorDeps {
+  ledger: EventLedger;
+  queues: Pick<Queues, 'customerSync'>;
+  clock: Clock;
+  debounceMs: number;
+}
+
+export type StripeEventResult =
+  | { outcome: 'sync_requested'; customerId: string }
+  | { outcome: 'ignored' | 'no_customer' };
+
+export function createStripeEventProcessor(deps: StripeEventProcessorDeps) {
+  return async function processStripeEvent(job: Job<StripeEventJobData>): Promise<StripeEventResult> {
+    const { event } = job.data;
+    const routing = routeEvent(event);
+    if (routing.kind !== 'sync') {
+      await deps.ledger.count(event.type, routing.kind);
+      return { outcome: routing.kind };
+    }
+    const priority = routing.urgency === 'access' ? PRIORITY.accessChanging : PRIORITY.routine;
+    await deps.queues.customerSync.add(
+      JOB.syncCustomer,
+      { customerId: routing.customerId, reason: event.type, eventId: event.id, requestedAt: deps.clock.now() },
+      syncJobOptions(routing.customerId, priority, deps.debounceMs),
+    );
+    await deps.ledger.count(event.type, 'applied');
+    return { outcome: 'sync_requested', customerId: routing.customerId };
+  };
+}
