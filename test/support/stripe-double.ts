@@ -34,6 +34,7 @@ export interface RecordedRequest {
   status?: number;
 }
 
+/** Selects requests: a predicate, or a method and exact/regex path. */
 export type RequestMatcher = ((req: RecordedRequest) => boolean) | { method?: string; path?: string | RegExp };
 
 /**
@@ -42,6 +43,7 @@ export type RequestMatcher = ((req: RecordedRequest) => boolean) | { method?: st
  */
 export type FaultStatus = 402 | 429 | 500 | 502 | 503 | 504 | 'reset';
 
+/** One injected failure rule; see StripeDouble.failNext. */
 export interface FaultOptions {
   status: FaultStatus;
   /** Only requests for which this returns true consume the fault; others pass through untouched. */
@@ -57,6 +59,7 @@ export interface FaultOptions {
   error?: StripeJson;
 }
 
+/** Construction options; all optional. */
 export interface StripeDoubleOptions {
   /** Clock (ms) for timestamps the double writes (events, portal sessions, payments) and for sign(). */
   now?: () => number;
@@ -66,6 +69,7 @@ export interface StripeDoubleOptions {
   latencyMs?: number;
 }
 
+/** A portal session the service created, kept so tests can assert what it asked Stripe for. */
 export interface PortalSessionRecord {
   session: BillingPortalSessionObject;
   /** The parsed form params the SDK sent, e.g. `params.flow_data.type`. */
@@ -402,28 +406,40 @@ export async function startStripeDouble(opts: StripeDoubleOptions = {}): Promise
     return { object: 'list', data, has_more: false, total_count: data.length, url: `/v1/customers/${id}/${field}` };
   };
 
-  const expandOne = (value: StripeJson, segs: string[]): StripeJson => {
+  // Like Stripe, a path naming a property the object does not have is a 400: that catches the classic
+  // mistake of expanding `default_payment_method` on a list instead of `data.default_payment_method`.
+  const cannotExpand = (path: string) =>
+    invalid(`This property cannot be expanded (${path}).`, { param: 'expand' });
+
+  const expandOne = (value: StripeJson, segs: string[], path: string): StripeJson => {
     const [seg, ...rest] = segs;
-    if (seg === undefined) return value;
+    if (seg === undefined || value.deleted) return value;
     if (value.object === 'list' && seg === 'data' && Array.isArray(value.data)) {
       value.data = value.data.map((item: unknown) =>
-        item && typeof item === 'object' ? expandOne(item as StripeJson, rest) : item,
+        item && typeof item === 'object' ? expandOne(item as StripeJson, rest, path) : item,
       );
       return value;
     }
     let child: unknown = value[seg];
-    if (child === undefined && value.object === 'customer' && !value.deleted) child = customerSublist(value, seg);
-    if (typeof child === 'string') child = resolve(child, seg) ?? child;
-    if (rest.length > 0 && child && typeof child === 'object' && !Array.isArray(child)) {
-      child = expandOne(child as StripeJson, rest);
+    if (child === undefined && value.object === 'customer') child = customerSublist(value, seg);
+    if (child === undefined || typeof child === 'number' || typeof child === 'boolean' || Array.isArray(child)) {
+      throw cannotExpand(path);
     }
-    if (child !== undefined) value[seg] = child;
+    if (typeof child === 'string') child = resolve(child, seg) ?? child;
+    if (rest.length > 0 && child && typeof child === 'object') {
+      child = expandOne(child as StripeJson, rest, path);
+    }
+    value[seg] = child;
     return value;
   };
 
   const expandAll = (value: StripeJson, paths: string[]): StripeJson => {
     let out = clone(value);
-    for (const p of paths) out = expandOne(out, p.split('.'));
+    for (const p of paths) {
+      const segs = p.split('.');
+      if (segs.length > 4) throw invalid(`You cannot expand more than 4 levels of a property (${p}).`, { param: 'expand' });
+      out = expandOne(out, segs, p);
+    }
     return out;
   };
 
