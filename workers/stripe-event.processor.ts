@@ -2,7 +2,7 @@
  * Processor of the stripe-events queue: turns each verified event into a refresh request for the customer
  * it is about. Thin on purpose: the decision is the pure router's, the refresh is syncCustomer's.
  */
-import type { Job } from 'bullmq';
+import { UnrecoverableError, type Job } from 'bullmq';
 import { routeEvent } from '../src/domain/event-routing.js';
 import type { Clock } from '../src/domain/projection.js';
 import type { EventLedger } from '../src/store/event-ledger.js';
@@ -22,6 +22,11 @@ export type StripeEventResult =
 export function createStripeEventProcessor(deps: StripeEventProcessorDeps) {
   return async function processStripeEvent(job: Job<StripeEventJobData>): Promise<StripeEventResult> {
     const { event } = job.data;
+    // The webhook route checked the shape; a job that still lacks it was not made by us. No retry
+    // can fix it: fail it at once, kept in the failed set with its reason.
+    if (typeof event?.type !== 'string' || typeof event.data?.object !== 'object' || event.data.object === null) {
+      throw new UnrecoverableError('malformed event: no type or data.object');
+    }
     const routing = routeEvent(event);
     if (routing.kind !== 'sync') {
       await deps.ledger.count(event.type, routing.kind);

@@ -91,6 +91,7 @@ export async function createHarness(options: HarnessOptions): Promise<Harness> {
   });
 
   const workerLedger = createEventLedger({ redis: workerRedis, prefix });
+  const workerSets: WorkerSet[] = [];
   const harness: Harness = {
     prefix,
     clock,
@@ -118,7 +119,8 @@ export async function createHarness(options: HarnessOptions): Promise<Harness> {
         stripeRequestsPerSecond: overrides.stripeRequestsPerSecond ?? options.stripeRequestsPerSecond ?? 1000,
         rateLimitBackoffMs: 200,
       });
-      harness.workers = set;
+      workerSets.push(set);
+      harness.workers ??= set;
       return set;
     },
     deliver(event, opts = {}) {
@@ -143,7 +145,7 @@ export async function createHarness(options: HarnessOptions): Promise<Harness> {
       );
     },
     async close() {
-      await harness.workers?.close();
+      await Promise.all(workerSets.map((set) => set.close()));
       await Promise.allSettled([apiQueues.close(), queues.close()]);
       await cleanupPrefix(workerRedis, prefix).catch(() => undefined);
       await Promise.allSettled([apiRedis.quit(), workerRedis.quit(), stripe.close()]);

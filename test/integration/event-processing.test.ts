@@ -1,0 +1,117 @@
+import { after, afterEach, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHarness, type Harness } from '../support/harness.js';
+import { seedReader } from '../support/readers.js';
+import { waitFor } from '../support/redis.js';
+import { JOB } from '../../src/queues.js';
+
+const START = Date.UTC(2026, 10, 27, 12, 0, 0);
+
+describe('event processing under load, faults and races', () => {
+  let h: Harness;
+  const sec = () => Math.floor(h.clock.now() / 1000);
+  const customerReads = (id: string) => h.stripe.count({ method: 'GET', path: `/v1/customers/${id}` });
+
+  before(async () => {
+    // A debounce long enough that a burst posted back to back lands inside one window.
+    h = await createHarness({ label: 'processing', clockStart: START, debounceMs: 300 });
+  });
+  afterEach(() => {
+    h.stripe.clearFaults();
+    h.stripe.setLatency(0);
+  });
+  after(async () => {
+    await h.close();
+  });
+
+  test('a burst of 50 events about one customer makes at most two Stripe refreshes', async () => {
+    const { customer, subscription } = seedReader(h.stripe, { nowSeconds: sec() });
+    h.stripe.resetRequests();
+    const sub = h.stripe.getSubscription(subscription.id)!;
+    const types = ['customer.subscription.updated', 'invoice.paid', 'payment_method.attached', 'customer.updated'];
+    const events = Array.from({ length: 50 }, (_, i) =>
+      h.stripe.makeEvent(types[i % types.length]!, i % 4 === 3 ? h.stripe.getCustomer(customer.id)! : { ...sub, object: 'subscription' }, { created: sec() }),
+    );
+    const responses = await Promise.all(events.map((e) => h.deliver(e)));
+    assert.ok(responses.every((r) => r.status === 200));
+    await h.settle();
+    const refreshes = customerReads(customer.id);
+    assert.ok(refreshes >= 1 && refreshes <= 2, `refreshes: ${refreshes}`);
+    assert.equal((await h.entitlement({ customer: customer.id })).body.status, 'active');
+  });
+
+  test('a 429 from Stripe backs off and the refresh still lands', async () => {
+    const { customer, subscription } = seedReader(h.stripe, { nowSeconds: sec() });
+    h.stripe.resetRequests();
+    h.stripe.failNext(2, { status: 429, match: { method: 'GET', path: `/v1/customers/${customer.id}` } });
+    await h.deliver(h.stripe.makeEvent('customer.subscription.created', h.stripe.getSubscription(subscription.id)!));
+    await waitFor(async () => (await h.entitlement({ customer: customer.id })).body.status === 'active', {
+      timeoutMs: 15_000,
+      message: 'refresh after 429s',
+    });
+    const statuses = h.stripe.requests.filter((r) => r.path === `/v1/customers/${customer.id}`).map((r) => r.status);
+    assert.deepEqual(statuses, [429, 429, 200]);
+  });
+
+  test('a 500 from Stripe is retried with backoff', async () => {
+    const { customer, subscription } = seedReader(h.stripe, { nowSeconds: sec() });
+    h.stripe.failNext(1, { status: 500, match: { method: 'GET', path: '/v1/subscriptions' } });
+    await h.deliver(h.stripe.makeEvent('customer.subscription.created', h.stripe.getSubscription(subscription.id)!));
+    await waitFor(async () => (await h.entitlement({ customer: customer.id })).body.status === 'active', {
+      timeoutMs: 15_000,
+      message: 'refresh after a 500',
+    });
+  });
+
+  test('a snapshot read earlier never overwrites a later one (two syncs racing)', async () => {
+    const { customer, subscription } = seedReader(h.stripe, { nowSeconds: sec() });
+    // Sync A reads first but slowly; meanwhile the subscription is canceled and sync B reads that, fast.
+    h.stripe.setLatency(400);
+    const slow = h.syncCustomer(customer.id);
+    await waitFor(() => h.stripe.count({ path: `/v1/customers/${customer.id}` }) >= 1, { message: 'A in flight' });
+    h.stripe.setLatency(0);
+    h.clock.advance(1000);
+    h.stripe.putSubscription({ ...h.stripe.getSubscription(subscription.id)!, status: 'canceled' });
+    assert.equal(await h.syncCustomer(customer.id), 'written');
+    assert.equal(await slow, 'stale');
+    assert.equal((await h.entitlement({ customer: customer.id })).body.status, 'canceled');
+  });
+
+  test('two worker sets on one customer at once converge on Stripe\'s truth', async () => {
+    const second = h.startWorkers({ debounceMs: 0 });
+    try {
+      const { customer, subscription } = seedReader(h.stripe, { nowSeconds: sec() });
+      const sub = h.stripe.getSubscription(subscription.id)!;
+      await Promise.all(
+        Array.from({ length: 10 }, () => h.deliver(h.stripe.makeEvent('customer.subscription.updated', sub, { created: sec() }))),
+      );
+      h.stripe.putSubscription({ ...sub, status: 'past_due' });
+      await Promise.all(
+        Array.from({ length: 10 }, () => h.deliver(h.stripe.makeEvent('invoice.payment_failed', { object: 'invoice', id: 'in_x', customer: customer.id }))),
+      );
+      await h.settle();
+      assert.equal((await h.entitlement({ customer: customer.id })).body.status, 'grace_period');
+    } finally {
+      await second.close();
+    }
+  });
+
+  test('a poison event lands in the failed set with its reason and does not block the queue', async () => {
+    await h.queues.stripeEvents.add(JOB.stripeEvent, { event: { id: 'evt_poison', type: 'invoice.paid' } as never, receivedAt: h.clock.now() }, { jobId: 'evt_poison', attempts: 3 });
+    const { customer, subscription } = seedReader(h.stripe, { nowSeconds: sec() });
+    await h.deliver(h.stripe.makeEvent('customer.subscription.created', h.stripe.getSubscription(subscription.id)!));
+    await h.settle();
+    assert.equal((await h.entitlement({ customer: customer.id })).body.status, 'active');
+    const poison = await h.queues.stripeEvents.getJob('evt_poison');
+    assert.equal(await poison?.getState(), 'failed');
+    assert.match(poison?.failedReason ?? '', /malformed event/);
+    assert.equal(poison?.attemptsMade, 1, 'not retried: no retry can fix it');
+  });
+
+  test('a handled event that names no customer is counted, not retried', async () => {
+    const res = await h.deliver(h.stripe.makeEvent('setup_intent.succeeded', { id: 'seti_1', object: 'setup_intent', customer: null }));
+    assert.equal(res.status, 200);
+    await h.settle();
+    assert.ok(((await h.ledger.counts())['setup_intent.succeeded|no_customer'] ?? 0) >= 1);
+  });
+});
