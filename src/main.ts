@@ -7,7 +7,7 @@ import { loadConfig, type Config } from './config.js';
 import { createLogger } from './logger.js';
 import { buildApp } from './app.js';
 import { createQueues } from './queues.js';
-import { createFailFastConnection } from './store/redis-connections.js';
+import { createFailFastConnection, waitForRedis } from './store/redis-connections.js';
 import { createSubscriberStore } from './store/subscriber-store.js';
 import { createEventLedger } from './store/event-ledger.js';
 import { createShutdown, exitOnSignals, systemClock } from './runtime.js';
@@ -24,6 +24,7 @@ try {
 const logger = createLogger(config.logLevel);
 const redis = createFailFastConnection(config.redisUrl);
 redis.on('error', (err) => logger.warn({ reason: err.message }, 'api redis connection error'));
+await waitForRedis(redis, (message) => logger.warn(message));
 const prefix = config.redisKeyPrefix;
 const queues = createQueues(redis, prefix);
 

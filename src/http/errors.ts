@@ -42,8 +42,9 @@ export class PayloadTooLargeError extends AppError {
 
 /** Our storage (Redis) can't be reached: the caller should retry; Stripe does so on any non-2xx. */
 export class UnavailableError extends AppError {
-  constructor(message = 'Storage is unavailable; retry later.') {
+  constructor(message = 'Storage is unavailable; retry later.', options?: { cause?: unknown }) {
     super(503, 'unavailable', message);
+    if (options?.cause !== undefined) this.cause = options.cause;
   }
 }
 
@@ -71,13 +72,14 @@ export function isStorageUnavailable(err: unknown): boolean {
 export function createErrorMiddleware(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     let appError = err instanceof AppError ? err : fromBodyParser(err);
-    if (!appError && isStorageUnavailable(err)) appError = new UnavailableError();
+    if (!appError && isStorageUnavailable(err)) appError = new UnavailableError(undefined, { cause: err });
     if (!appError) {
       // Log the error's own name and message only: never the request body or its headers.
       logger.error({ err: { name: (err as Error)?.name, message: (err as Error)?.message, stack: (err as Error)?.stack }, path: req.path, method: req.method }, 'unhandled error');
       appError = new AppError(500, 'internal', 'Internal error.');
     } else if (appError.status >= 500) {
-      logger.warn({ code: appError.code, path: req.path, method: req.method, cause: (err as Error)?.message }, 'request failed');
+      const cause = appError.cause instanceof Error ? appError.cause.message : (err as Error)?.message;
+      logger.warn({ code: appError.code, path: req.path, method: req.method, cause }, 'request failed');
     }
     if (res.headersSent) return;
     if (appError.status === 401) res.setHeader('WWW-Authenticate', 'Bearer');

@@ -45,7 +45,7 @@ export function createWebhookRouter(deps: WebhookRouteDeps): Router {
       await deps.queues.stripeEvents.add(JOB.stripeEvent, { event, receivedAt }, { ...STRIPE_EVENT_JOB_OPTIONS, jobId: event.id });
     } catch (err) {
       await deps.ledger.release(event.id).catch(() => undefined);
-      if (isStorageUnavailable(err)) throw new UnavailableError();
+      if (isStorageUnavailable(err)) throw new UnavailableError(undefined, { cause: err });
       throw err;
     }
     log.debug({ eventId: event.id, type: event.type }, 'event accepted');

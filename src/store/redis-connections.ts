@@ -46,3 +46,19 @@ export async function waitUntilReady(redis: Redis, timeoutMs = 5000): Promise<vo
     redis.on('ready', onReady);
   });
 }
+
+/**
+ * Blocks start-up until Redis answers, logging while it waits. BullMQ probes the server once, when a
+ * Queue is built, and a fail-fast connection that is not yet connected fails that probe for good; so the
+ * API builds its queues only after this resolves.
+ */
+export async function waitForRedis(redis: Redis, log: (message: string) => void, stepMs = 5000): Promise<void> {
+  for (;;) {
+    try {
+      await waitUntilReady(redis, stepMs);
+      return;
+    } catch {
+      log(`waiting for Redis (status: ${redis.status})`);
+    }
+  }
+}
