@@ -12,7 +12,13 @@ import { createTokenCheck } from './http/bearer-auth.js';
 import { createWebhookRouter } from './http/webhook-route.js';
 import { createEntitlementsRouter } from './http/entitlements-route.js';
 import { createHealthRouter } from './http/health-route.js';
+import { createBillingRouter, type BillingRouteDeps } from './http/billing-route.js';
 import { NotFoundError, createErrorMiddleware } from './http/errors.js';
+import { createAdminRouter, type AdminRouteDeps } from './http/admin-route.js';
+import { createMetricsRouter } from './http/metrics-route.js';
+import { createOpenApiRouter } from './http/openapi.js';
+import { createRequestLog } from './http/request-log.js';
+import type { Metrics } from './metrics/metrics.js';
 
 export interface AppDeps {
   store: SubscriberStore;
@@ -25,6 +31,12 @@ export interface AppDeps {
   entitlementTokens: readonly string[];
   policy: PolicySettings;
   updateCardUrlFor?: (customerId: string, entitlement: Entitlement) => string | null;
+  /** The update-card link routes; mounted only when LINK_SIGNING_SECRET is configured. */
+  billing?: BillingRouteDeps;
+  /** Prometheus metrics at /metrics (operations issue); without it no /metrics and no counting. */
+  metrics?: Metrics;
+  /** The /admin routes and Bull Board; mounted only when ADMIN_TOKEN is configured (else 404). */
+  admin?: AdminRouteDeps;
 }
 
 export function buildApp(deps: AppDeps): Express {
@@ -43,8 +55,14 @@ export function buildApp(deps: AppDeps): Express {
       clock: deps.clock,
       policy: deps.policy,
       ...(deps.updateCardUrlFor ? { updateCardUrlFor: deps.updateCardUrlFor } : {}),
+      ...(deps.metrics ? { onAnswer: deps.metrics.recordEntitlement } : {}),
     }),
   );
+  // Request ids and access logs for everything below; the entitlement hot path above pays nothing.
+  app.use(createRequestLog(deps.logger));
+  app.use(createOpenApiRouter());
+  if (deps.metrics) app.use(createMetricsRouter(deps.metrics));
+  if (deps.billing) app.use(createBillingRouter(deps.billing));
   app.use(
     createWebhookRouter({
       webhookSecrets: deps.webhookSecrets,
@@ -52,8 +70,10 @@ export function buildApp(deps: AppDeps): Express {
       queues: deps.queues,
       clock: deps.clock,
       logger: deps.logger,
+      ...(deps.metrics ? { onOutcome: deps.metrics.recordWebhook } : {}),
     }),
   );
+  if (deps.admin) app.use(createAdminRouter(deps.admin));
   app.use(() => {
     throw new NotFoundError('No such route.');
   });

@@ -24,6 +24,19 @@ const httpUrl = z
   .url('must be a URL')
   .refine((value) => /^https?:\/\//.test(value), 'must be an http(s) URL');
 
+const bool = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((value) => ['true', 'false', '1', '0', 'on', 'off', 'yes', 'no'].includes(value), 'must be true or false')
+  .transform((value) => ['true', '1', 'on', 'yes'].includes(value));
+
+// Five fields (minute hour day month weekday) or six (with seconds first), cron characters only.
+const cron = z
+  .string()
+  .trim()
+  .refine((value) => /^([0-9*,/?LW#A-Za-z-]+\s+){4,5}[0-9*,/?LW#A-Za-z-]+$/.test(value), 'must be a cron pattern of 5 or 6 fields');
+
 const secret = (label: string, minLength = 16) =>
   z.string().trim().min(minLength, `${label} must be at least ${minLength} characters`);
 
@@ -73,10 +86,19 @@ const schema = z.object({
     .pipe(z.array(intFrom(1, 366)).min(1))
     .transform((days) => [...new Set(days)].sort((a, b) => b - a)),
   CARD_EXPIRED_GRACE_DAYS: intFrom(0, 366).default(0),
+  CARD_EXPIRY_SWEEP_CRON: cron.default('17 3 * * *'),
+  PUBLISHER_NAME: z.string().trim().min(1).max(100).default('Subscriptions'),
+  SUPPORT_EMAIL: z.string().trim().regex(/^[^\s@<>]+@[^\s@<>]+$/, 'must be an e-mail address').optional(),
+  PUBLISHER_RETURN_URL: httpUrl.optional(),
+  UPDATE_CARD_LINK_TTL_DAYS: intFrom(1, 90).default(14),
+  NOTICE_RATE_LIMIT: intFrom(1, 10_000).default(10),
+  NEW_CARD_RECOVERY: bool.default(true),
+  ENTITLEMENT_STREAM_MAXLEN: intFrom(100, 100_000_000).default(100_000),
   PAST_DUE_GRACE_DAYS: intFrom(0, 366).default(7),
   USER_ID_METADATA_KEY: z.string().trim().min(1).max(40).default('user_id'),
   SYNC_DEBOUNCE_MS: intFrom(0, 60_000).default(500),
   WORKER_CONCURRENCY: intFrom(1, 1000).default(8),
+  EVENT_RECOVERY_INTERVAL_MINUTES: intFrom(1, 1440).default(15),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -93,10 +115,19 @@ export type Config = Readonly<{
   smtpUrl: string | undefined;
   noticeFrom: string;
   cardExpiryNoticeDays: readonly number[];
+  cardExpirySweepCron: string;
+  publisherName: string;
+  supportEmail: string;
+  publisherReturnUrl: string | undefined;
+  updateCardLinkTtlDays: number;
+  noticeRateLimitPerSecond: number;
+  newCardRecovery: boolean;
+  entitlementStreamMaxLength: number;
   policy: Readonly<{ cardExpiredGraceDays: number; pastDueGraceDays: number }>;
   userIdMetadataKey: string;
   syncDebounceMs: number;
   workerConcurrency: number;
+  eventRecoveryIntervalMinutes: number;
   logLevel: string;
 }>;
 
@@ -105,6 +136,11 @@ export class ConfigError extends Error {
     super(`Invalid configuration: ${variable} ${detail}`);
     this.name = 'ConfigError';
   }
+}
+
+/** The bare address of a "Name <address>" sender, for the support address when none is given. */
+function addressOf(from: string): string {
+  return /<([^<>]+)>/.exec(from)?.[1]?.trim() ?? from.trim();
 }
 
 /** Validates `env` (empty strings count as unset, so `FOO=` in an env file falls back to the default). */
@@ -139,6 +175,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     smtpUrl: e.SMTP_URL,
     noticeFrom: e.NOTICE_FROM,
     cardExpiryNoticeDays: Object.freeze(e.CARD_EXPIRY_NOTICE_DAYS),
+    cardExpirySweepCron: e.CARD_EXPIRY_SWEEP_CRON,
+    publisherName: e.PUBLISHER_NAME,
+    supportEmail: e.SUPPORT_EMAIL ?? addressOf(e.NOTICE_FROM),
+    publisherReturnUrl: e.PUBLISHER_RETURN_URL,
+    updateCardLinkTtlDays: e.UPDATE_CARD_LINK_TTL_DAYS,
+    noticeRateLimitPerSecond: e.NOTICE_RATE_LIMIT,
+    newCardRecovery: e.NEW_CARD_RECOVERY,
+    entitlementStreamMaxLength: e.ENTITLEMENT_STREAM_MAXLEN,
     policy: Object.freeze({
       cardExpiredGraceDays: e.CARD_EXPIRED_GRACE_DAYS,
       pastDueGraceDays: e.PAST_DUE_GRACE_DAYS,
@@ -146,6 +190,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     userIdMetadataKey: e.USER_ID_METADATA_KEY,
     syncDebounceMs: e.SYNC_DEBOUNCE_MS,
     workerConcurrency: e.WORKER_CONCURRENCY,
+    eventRecoveryIntervalMinutes: e.EVENT_RECOVERY_INTERVAL_MINUTES,
     logLevel: e.LOG_LEVEL,
   });
 }

@@ -11,7 +11,17 @@ import { createFailFastConnection, waitForRedis } from './store/redis-connection
 import { createSubscriberStore } from './store/subscriber-store.js';
 import { createEventLedger } from './store/event-ledger.js';
 import { createShutdown, exitOnSignals, systemClock } from './runtime.js';
+import { createStripeClient, createStripeGateway } from './adapters/stripe-gateway.js';
+import { createStripeBilling } from './adapters/stripe-billing.js';
+import { createCustomerSync } from './sync/customer-sync.js';
+import { createUpdateCardLinks, createUpdateCardUrlFor } from './billing/update-card-links.js';
+import { createAccessRestorer } from './billing/restore-access.js';
+import { createExpiryComponents } from './expiry/expiry-components.js';
 import { startWorkers } from '../workers/main.js';
+import { createOpsQueues } from './queues.js';
+import { createMetrics } from './metrics/metrics.js';
+import { createNoticeLedger } from './store/notice-ledger.js';
+import type { Queue } from 'bullmq';
 
 let config: Config;
 try {
@@ -27,12 +37,63 @@ redis.on('error', (err) => logger.warn({ reason: err.message }, 'api redis conne
 await waitForRedis(redis, (message) => logger.warn(message));
 const prefix = config.redisKeyPrefix;
 const queues = createQueues(redis, prefix);
+const store = createSubscriberStore({ redis, prefix });
+const clock = systemClock;
+
+// The update-card link needs Stripe here too: the portal session, and the re-read on the way back.
+const stripeClient = createStripeClient({ secretKey: config.stripe.secretKey, apiBase: config.stripe.apiBase });
+const billing = createStripeBilling(stripeClient);
+const links = config.linkSigningSecret
+  ? createUpdateCardLinks({ secret: config.linkSigningSecret, publicBaseUrl: config.publicBaseUrl, ttlDays: config.updateCardLinkTtlDays, clock })
+  : null;
+const expiry = createExpiryComponents({
+  redis,
+  prefix,
+  queues,
+  store,
+  billing,
+  clock,
+  logger,
+  policy: config.policy,
+  noticeDays: config.cardExpiryNoticeDays,
+  debounceMs: config.syncDebounceMs,
+  links,
+  publisherName: config.publisherName,
+  supportEmail: config.supportEmail,
+  newCardRecovery: config.newCardRecovery,
+  streamMaxLength: config.entitlementStreamMaxLength,
+});
+const syncCustomer = createCustomerSync({
+  stripe: createStripeGateway(stripeClient),
+  store,
+  clock,
+  userIdMetadataKey: config.userIdMetadataKey,
+  logger,
+  afterWrite: expiry.afterWriteWithoutRecovery,
+});
+if (!links) logger.warn('LINK_SIGNING_SECRET is not set: no update-card links, /billing routes are off');
+
+// Operations (issue 5): metrics for every process's work (queue depths and outcomes come from Redis),
+// and the admin routes only when ADMIN_TOKEN is set.
+const opsQueues = createOpsQueues(redis, prefix);
+const eventLedger = createEventLedger({ redis, prefix });
+const metrics = createMetrics({
+  queues: [queues.stripeEvents, queues.customerSync, queues.cardExpiry, queues.notices, opsQueues.backfill, opsQueues.eventRecovery] as Queue[],
+  eventCounts: () => eventLedger.counts(),
+  noticeCounts: () => createNoticeLedger({ redis, prefix }).counts(),
+  defaultMetrics: true,
+});
+if (!config.adminToken) logger.warn('ADMIN_TOKEN is not set: /admin routes and Bull Board are off');
 
 const app = buildApp({
-  store: createSubscriberStore({ redis, prefix }),
+  metrics,
+  ...(config.adminToken
+    ? { admin: { adminToken: config.adminToken, store, clock, policy: config.policy, opsQueues, queues } }
+    : {}),
+  store,
   ledger: createEventLedger({ redis, prefix }),
   queues,
-  clock: systemClock,
+  clock,
   logger,
   ping: async () => {
     await redis.ping();
@@ -40,6 +101,20 @@ const app = buildApp({
   webhookSecrets: config.webhookSecrets,
   entitlementTokens: config.entitlementTokens,
   policy: config.policy,
+  ...(links
+    ? {
+        updateCardUrlFor: createUpdateCardUrlFor(links, clock, config.cardExpiryNoticeDays),
+        billing: {
+          links,
+          portal: billing,
+          restoreAccess: createAccessRestorer({ syncCustomer, store, recovery: expiry.recovery }),
+          publisherReturnUrl: config.publisherReturnUrl,
+          publisherName: config.publisherName,
+          supportEmail: config.supportEmail,
+          logger,
+        },
+      }
+    : {}),
 });
 
 const server = app.listen(config.port);
@@ -47,7 +122,7 @@ await once(server, 'listening');
 const address = server.address();
 logger.info({ port: typeof address === 'object' && address ? address.port : config.port }, 'api listening');
 
-const workers = process.argv.includes('--with-workers') ? await startWorkers(config, logger) : null;
+const workers = process.argv.includes('--with-workers') ? await startWorkers(config, logger, clock, metrics) : null;
 
 const shutdown = createShutdown(
   [
@@ -61,6 +136,7 @@ const shutdown = createShutdown(
     },
     { name: 'workers', run: () => workers?.close() },
     { name: 'queues', run: () => queues.close() },
+    { name: 'ops-queues', run: () => opsQueues.close() },
     { name: 'redis', run: () => redis.quit() },
   ],
   logger,

@@ -4,25 +4,66 @@
  */
 import { loadConfig, type Config } from '../src/config.js';
 import { createLogger, type Logger } from '../src/logger.js';
-import { createQueues } from '../src/queues.js';
+import { createQueues, upsertExpirySweep } from '../src/queues.js';
 import { createWorkerConnection } from '../src/store/redis-connections.js';
 import { createSubscriberStore } from '../src/store/subscriber-store.js';
 import { createEventLedger } from '../src/store/event-ledger.js';
 import { createStripeClient, createStripeGateway } from '../src/adapters/stripe-gateway.js';
+import { createStripeBilling } from '../src/adapters/stripe-billing.js';
+import { createMailer } from '../src/adapters/mailer.js';
+import { createUpdateCardLinks } from '../src/billing/update-card-links.js';
+import { createExpiryComponents } from '../src/expiry/expiry-components.js';
 import { createCustomerSync } from '../src/sync/customer-sync.js';
 import { createShutdown, exitOnSignals, isEntryPoint, systemClock } from '../src/runtime.js';
 import type { Clock } from '../src/domain/projection.js';
 import { createWorkerSet } from './worker-set.js';
+import { createOpsQueues, upsertEventRecovery } from '../src/queues.js';
+import { createOperations } from '../src/backfill/operations.js';
+import { instrumentWorkers } from '../src/metrics/worker-metrics.js';
+import type { Metrics } from '../src/metrics/metrics.js';
+import { createOpsWorkers } from './ops-workers.js';
 
-export async function startWorkers(config: Config, logger: Logger, clock: Clock = systemClock) {
+/** `metrics`: the API's registry when both run in one process (`npm start`), so /metrics shows the workers too. */
+export async function startWorkers(config: Config, logger: Logger, clock: Clock = systemClock, metrics?: Metrics) {
   const connection = createWorkerConnection(config.redisUrl);
   connection.on('error', (err) => logger.warn({ reason: err.message }, 'worker redis connection error'));
   const prefix = config.redisKeyPrefix;
   const queues = createQueues(connection, prefix);
   const store = createSubscriberStore({ redis: connection, prefix });
   const ledger = createEventLedger({ redis: connection, prefix });
-  const stripe = createStripeGateway(createStripeClient({ secretKey: config.stripe.secretKey, apiBase: config.stripe.apiBase }));
-  const syncCustomer = createCustomerSync({ stripe, store, clock, userIdMetadataKey: config.userIdMetadataKey, logger });
+  const stripeClient = createStripeClient({ secretKey: config.stripe.secretKey, apiBase: config.stripe.apiBase });
+  const stripe = createStripeGateway(stripeClient);
+  const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.noticeFrom, logger });
+  if (mailer.transport === 'log') logger.warn('SMTP_URL is not set: notices are written to the debug log, not sent');
+  const links = config.linkSigningSecret
+    ? createUpdateCardLinks({ secret: config.linkSigningSecret, publicBaseUrl: config.publicBaseUrl, ttlDays: config.updateCardLinkTtlDays, clock })
+    : null;
+  const expiry = createExpiryComponents({
+    redis: connection,
+    prefix,
+    queues,
+    store,
+    billing: createStripeBilling(stripeClient),
+    clock,
+    logger,
+    policy: config.policy,
+    noticeDays: config.cardExpiryNoticeDays,
+    debounceMs: config.syncDebounceMs,
+    links,
+    publisherName: config.publisherName,
+    supportEmail: config.supportEmail,
+    newCardRecovery: config.newCardRecovery,
+    streamMaxLength: config.entitlementStreamMaxLength,
+    mailer,
+  });
+  const syncCustomer = createCustomerSync({
+    stripe,
+    store,
+    clock,
+    userIdMetadataKey: config.userIdMetadataKey,
+    logger,
+    afterWrite: expiry.afterWrite,
+  });
   const workers = createWorkerSet({
     connection,
     prefix,
@@ -34,12 +75,47 @@ export async function startWorkers(config: Config, logger: Logger, clock: Clock 
     debounceMs: config.syncDebounceMs,
     concurrency: config.workerConcurrency,
     stripeRequestsPerSecond: config.stripe.rateLimitPerSecond,
+    cardExpiry: {
+      service: expiry.service,
+      sweep: expiry.sweep,
+      noticeSender: expiry.noticeSender!,
+      noticesPerSecond: config.noticeRateLimitPerSecond,
+    },
   });
+  await upsertExpirySweep(queues.cardExpiry, config.cardExpirySweepCron);
+  // Operations (issue 5): the resync and missed-event recovery, through the same writer and ledger.
+  const opsQueues = createOpsQueues(connection, prefix);
+  const operations = createOperations({
+    redis: connection,
+    prefix,
+    stripe: stripeClient,
+    store,
+    ledger,
+    queues,
+    clock,
+    logger,
+    userIdMetadataKey: config.userIdMetadataKey,
+    afterWrite: expiry.afterWrite,
+    stripeRequestsPerSecond: config.stripe.rateLimitPerSecond,
+  });
+  const opsWorkers = createOpsWorkers({ connection, prefix, logger, runBackfill: operations.runBackfill, recoverEvents: operations.recoverEvents });
+  await upsertEventRecovery(opsQueues.eventRecovery, config.eventRecoveryIntervalMinutes * 60_000);
+  if (metrics) {
+    instrumentWorkers({
+      metrics,
+      workers: [workers.eventWorker, workers.syncWorker, workers.expiryWorker, workers.noticeWorker] as never,
+      clock,
+      ledger,
+    });
+  }
   logger.info({ concurrency: config.workerConcurrency }, 'workers started');
   return {
     close: createShutdown(
       [
         { name: 'workers', run: () => workers.close() },
+        { name: 'ops-workers', run: () => opsWorkers.close() },
+        { name: 'ops-queues', run: () => opsQueues.close() },
+        { name: 'mailer', run: () => mailer.close() },
         { name: 'queues', run: () => queues.close() },
         { name: 'redis', run: () => connection.quit() },
       ],

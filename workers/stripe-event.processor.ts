@@ -6,6 +6,7 @@ import { UnrecoverableError, type Job } from 'bullmq';
 import { routeEvent } from '../src/domain/event-routing.js';
 import type { Clock } from '../src/domain/projection.js';
 import type { EventLedger } from '../src/store/event-ledger.js';
+import { readExpirySignal } from '../src/domain/expiry-signals.js';
 import { JOB, PRIORITY, syncJobOptions, type Queues, type StripeEventJobData } from '../src/queues.js';
 
 export interface StripeEventProcessorDeps {
@@ -13,6 +14,8 @@ export interface StripeEventProcessorDeps {
   queues: Pick<Queues, 'customerSync'>;
   clock: Clock;
   debounceMs: number;
+  /** Where card signals (expired_card declines, expiring sources, paid invoices) go; none without issue 3's workers. */
+  expirySignals?: Queues['cardExpiry'];
 }
 
 export type StripeEventResult =
@@ -38,6 +41,14 @@ export function createStripeEventProcessor(deps: StripeEventProcessorDeps) {
       { customerId: routing.customerId, reason: event.type, eventId: event.id, requestedAt: deps.clock.now() },
       syncJobOptions(routing.customerId, priority, deps.debounceMs),
     );
+    const signal = deps.expirySignals ? readExpirySignal(event) : null;
+    if (signal !== null && deps.expirySignals) {
+      await deps.expirySignals.add(
+        JOB.expirySignal,
+        { signal, eventId: event.id },
+        { jobId: `signal-${event.id}`, attempts: 8, backoff: { type: 'exponential', delay: 2000 }, removeOnComplete: { age: 86_400 }, removeOnFail: { age: 30 * 86_400 } },
+      );
+    }
     await deps.ledger.count(event.type, 'applied');
     return { outcome: 'sync_requested', customerId: routing.customerId };
   };

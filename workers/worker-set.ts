@@ -11,6 +11,12 @@ import type { SyncCustomer } from '../src/sync/customer-sync.js';
 import { QUEUE, type Queues, type StripeEventJobData, type SyncCustomerJobData, type SyncCustomerResult } from '../src/queues.js';
 import { createStripeEventProcessor, type StripeEventResult } from './stripe-event.processor.js';
 import { createCustomerSyncProcessor } from './customer-sync.processor.js';
+import { createCardExpiryProcessor } from './card-expiry.processor.js';
+import { createNoticeProcessor } from './notice.processor.js';
+import type { CardExpiryService } from '../src/expiry/card-expiry-service.js';
+import type { ExpirySweep } from '../src/expiry/expiry-sweep.js';
+import type { NoticeSender } from '../src/notices/notice-sender.js';
+import type { CardExpiryJobData, CardExpiryJobName, NoticeJobData } from '../src/queues.js';
 
 /** A refresh is two Stripe requests (customer, subscriptions): the job budget is half the request budget. */
 export const STRIPE_REQUESTS_PER_SYNC = 2;
@@ -27,11 +33,24 @@ export interface WorkerSetDeps {
   concurrency: number;
   stripeRequestsPerSecond: number;
   rateLimitBackoffMs?: number;
+  /** Card expiry and notices (issue 3); without it only the event and sync workers run. */
+  cardExpiry?: CardExpiryWorkerDeps;
+}
+
+export interface CardExpiryWorkerDeps {
+  service: CardExpiryService;
+  sweep: ExpirySweep;
+  noticeSender: NoticeSender;
+  /** Notices per second across all workers (BullMQ's limiter is global per queue). */
+  noticesPerSecond: number;
+  concurrency?: number;
 }
 
 export interface WorkerSet {
   eventWorker: Worker<StripeEventJobData, StripeEventResult>;
   syncWorker: Worker<SyncCustomerJobData, SyncCustomerResult>;
+  expiryWorker: Worker<CardExpiryJobData, unknown, CardExpiryJobName> | null;
+  noticeWorker: Worker<NoticeJobData> | null;
   close(): Promise<void>;
 }
 
@@ -41,7 +60,13 @@ export function createWorkerSet(deps: WorkerSetDeps): WorkerSet {
 
   const eventWorker = new Worker<StripeEventJobData, StripeEventResult>(
     QUEUE.stripeEvents,
-    createStripeEventProcessor({ ledger: deps.ledger, queues: deps.queues, clock: deps.clock, debounceMs: deps.debounceMs }),
+    createStripeEventProcessor({
+      ledger: deps.ledger,
+      queues: deps.queues,
+      clock: deps.clock,
+      debounceMs: deps.debounceMs,
+      ...(deps.cardExpiry ? { expirySignals: deps.queues.cardExpiry } : {}),
+    }),
     { ...common, concurrency: Math.max(deps.concurrency, 16) },
   );
   const syncWorker = new Worker<SyncCustomerJobData, SyncCustomerResult>(
@@ -58,7 +83,25 @@ export function createWorkerSet(deps: WorkerSetDeps): WorkerSet {
     },
   );
 
-  for (const worker of [eventWorker, syncWorker]) {
+  const expiry = deps.cardExpiry;
+  const expiryWorker = expiry
+    ? new Worker<CardExpiryJobData, unknown, CardExpiryJobName>(
+        QUEUE.cardExpiry,
+        createCardExpiryProcessor({ service: expiry.service, sweep: expiry.sweep }),
+        { ...common, concurrency: expiry.concurrency ?? deps.concurrency },
+      )
+    : null;
+  const noticeWorker = expiry
+    ? new Worker<NoticeJobData>(QUEUE.notices, createNoticeProcessor({ sender: expiry.noticeSender }), {
+        ...common,
+        concurrency: expiry.concurrency ?? deps.concurrency,
+        limiter: { max: expiry.noticesPerSecond, duration: 1000 },
+      })
+    : null;
+
+  // Heterogeneous job types: the shared handling below only touches name, id, attempts and close().
+  const all = [eventWorker, syncWorker, expiryWorker, noticeWorker].filter((w) => w !== null) as unknown as Worker[];
+  for (const worker of all) {
     worker.on('failed', (job, err) => {
       log.warn({ queue: worker.name, jobId: job?.id, attempts: job?.attemptsMade, reason: err.message }, 'job failed');
     });
@@ -69,8 +112,10 @@ export function createWorkerSet(deps: WorkerSetDeps): WorkerSet {
   return {
     eventWorker,
     syncWorker,
+    expiryWorker,
+    noticeWorker,
     close() {
-      closing ??= Promise.allSettled([eventWorker.close(), syncWorker.close()]).then(() => undefined);
+      closing ??= Promise.allSettled(all.map((worker) => worker.close())).then(() => undefined);
       return closing;
     },
   };

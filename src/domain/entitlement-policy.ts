@@ -8,8 +8,11 @@
  * grace days a card is 'card_expired' at exactly its expiry instant.
  */
 
-import { DAY_MS, tryCardExpiresAt } from './card-expiry.js';
+import { DAY_MS } from './card-expiry.js';
+import { effectiveExpiry } from './card-marks.js';
 import type {
+  CardExpiryMark,
+  CardSnapshot,
   CustomerProjection,
   Entitlement,
   EntitlementReason,
@@ -50,9 +53,10 @@ export function decideEntitlement(
   if (projection === null) return buildNoAccess('unknown_customer');
   if (projection.deleted) return buildNoAccess('customer_deleted');
 
+  const marks = projection.expiry_marks ?? [];
   let best: { subscription: SubscriptionSnapshot; verdict: SubscriptionVerdict } | null = null;
   for (const subscription of projection.subscriptions) {
-    const candidate = { subscription, verdict: judgeSubscription(subscription, now, settings) };
+    const candidate = { subscription, verdict: judgeSubscription(subscription, now, settings, marks) };
     if (best === null || compareCandidates(candidate, best) < 0) best = candidate;
   }
   if (best === null) return buildNoAccess('no_subscription');
@@ -65,7 +69,7 @@ export function decideEntitlement(
     reason: verdict.reason,
     grace_until: verdict.grace_until,
     subscription,
-    card: card === null ? null : { ...card, expired: isExpiredAt(card.exp_month, card.exp_year, now) },
+    card: card === null ? null : { ...card, expired: isExpiredAt(card, marks, now) },
   };
 }
 
@@ -79,16 +83,20 @@ export function rankStatus(status: EntitlementStatus): number {
   return STATUS_RANK.indexOf(status);
 }
 
-/** Judges one subscription on its own at `now`. */
+/**
+ * Judges one subscription on its own at `now`. `marks` are the customer's expiry marks: a flag can make a
+ * card expired before its printed date, and proof of payment keeps it from counting as expired at all.
+ */
 export function judgeSubscription(
   subscription: SubscriptionSnapshot,
   now: number,
   settings: PolicySettings,
+  marks: readonly CardExpiryMark[] = [],
 ): SubscriptionVerdict {
   switch (subscription.status) {
     case 'active':
     case 'trialing':
-      return judgeCurrentSubscription(subscription, now, settings);
+      return judgeCurrentSubscription(subscription, now, settings, marks);
     case 'past_due': {
       // No recorded start means the failure was only just seen: the grace runs from now.
       const since = subscription.past_due_since ?? now;
@@ -135,6 +143,7 @@ function judgeCurrentSubscription(
   subscription: SubscriptionSnapshot,
   now: number,
   settings: PolicySettings,
+  marks: readonly CardExpiryMark[],
 ): SubscriptionVerdict {
   const current: SubscriptionVerdict =
     subscription.status === 'trialing'
@@ -142,7 +151,7 @@ function judgeCurrentSubscription(
       : { status: 'active', reason: 'subscribed', grace_until: null };
   const card = subscription.card;
   // A missing card or unreadable expiry is unknown, not expired: Stripe will say so if a charge fails.
-  const expiresAt = card === null ? null : tryCardExpiresAt(card.exp_month, card.exp_year);
+  const expiresAt = card === null ? null : effectiveExpiry(card, marks);
   if (expiresAt === null || now < expiresAt) return current;
 
   const graceUntil = expiresAt + settings.cardExpiredGraceDays * DAY_MS;
@@ -151,8 +160,8 @@ function judgeCurrentSubscription(
     : { status: 'card_expired', reason: 'card_expired', grace_until: null };
 }
 
-function isExpiredAt(exp_month: number, exp_year: number, now: number): boolean {
-  const expiresAt = tryCardExpiresAt(exp_month, exp_year);
+function isExpiredAt(card: CardSnapshot, marks: readonly CardExpiryMark[], now: number): boolean {
+  const expiresAt = effectiveExpiry(card, marks);
   return expiresAt !== null && expiresAt <= now;
 }
 

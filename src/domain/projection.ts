@@ -50,6 +50,31 @@ export interface CustomerProjection {
   subscriptions: SubscriptionSnapshot[];
   /** ms; the instant the Stripe read that produced this snapshot began. An older read never overwrites it. */
   read_at: number;
+  /**
+   * What subgate itself has recorded about this customer's cards (expiry flags, proof of payment), kept
+   * beside the Stripe snapshot rather than in it, so a refresh from Stripe never erases them. Present on
+   * reads only when there is at least one; never part of what a sync writes.
+   */
+  expiry_marks?: CardExpiryMark[];
+}
+
+/** Who raised an expiry flag: the delayed job at the expiry instant, the safety-net sweep, or an issuer decline. */
+export type FlagSource = 'schedule' | 'sweep' | 'decline';
+
+/**
+ * One card at one printed expiry, as subgate has judged it. A mark names the card and the expiry it was
+ * judged at, so a new card, or the same card with a new expiry (the networks' updater), is simply not
+ * matched by it: the flag clears itself when the card changes.
+ */
+export interface CardExpiryMark {
+  card: string;
+  exp_month: number;
+  exp_year: number;
+  /** ms; when the card was flagged expired, or null. */
+  flagged_at: number | null;
+  flag_source: FlagSource | null;
+  /** ms; when an invoice paid after the expiry instant proved the reader still pays. Wins over a flag. */
+  honoured_at: number | null;
 }
 
 export type EntitlementStatus =

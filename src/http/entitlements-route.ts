@@ -16,6 +16,8 @@ export interface EntitlementsRouteDeps {
   checkToken: TokenCheck;
   clock: Clock;
   policy: PolicySettings;
+  /** Counts each answer by status (metrics); optional, one call per answer. */
+  onAnswer?: (status: string) => void;
   /** Link for a reader to fix their card; null until a link signer is configured. */
   updateCardUrlFor?: (customerId: string, entitlement: Entitlement) => string | null;
 }
@@ -78,6 +80,7 @@ export function createEntitlementsRouter(deps: EntitlementsRouteDeps): Router {
         now,
       });
     }
+    deps.onAnswer?.(body.status);
     res.setHeader('Cache-Control', 'private, no-store');
     res.json(body);
   });

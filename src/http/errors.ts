@@ -75,11 +75,11 @@ export function createErrorMiddleware(logger: Logger): ErrorRequestHandler {
     if (!appError && isStorageUnavailable(err)) appError = new UnavailableError(undefined, { cause: err });
     if (!appError) {
       // Log the error's own name and message only: never the request body or its headers.
-      logger.error({ err: { name: (err as Error)?.name, message: (err as Error)?.message, stack: (err as Error)?.stack }, path: req.path, method: req.method }, 'unhandled error');
+      logger.error({ err: { name: (err as Error)?.name, message: (err as Error)?.message, stack: (err as Error)?.stack }, path: req.path, method: req.method, requestId: res.locals.requestId }, 'unhandled error');
       appError = new AppError(500, 'internal', 'Internal error.');
     } else if (appError.status >= 500) {
       const cause = appError.cause instanceof Error ? appError.cause.message : (err as Error)?.message;
-      logger.warn({ code: appError.code, path: req.path, method: req.method, cause }, 'request failed');
+      logger.warn({ code: appError.code, path: req.path, method: req.method, requestId: res.locals.requestId, cause }, 'request failed');
     }
     if (res.headersSent) return;
     if (appError.status === 401) res.setHeader('WWW-Authenticate', 'Bearer');

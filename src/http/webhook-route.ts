@@ -7,7 +7,8 @@ import express, { Router } from 'express';
 import type { Logger } from '../logger.js';
 import type { Clock } from '../domain/projection.js';
 import type { EventLedger } from '../store/event-ledger.js';
-import { JOB, STRIPE_EVENT_JOB_OPTIONS, type Queues } from '../queues.js';
+import type { Queues } from '../queues.js';
+import { createEventAcceptor } from '../sync/accept-event.js';
 import { verifyStripeWebhook } from './webhook-signature.js';
 import { UnavailableError, isStorageUnavailable } from './errors.js';
 
@@ -19,34 +20,45 @@ export interface WebhookRouteDeps {
   queues: Pick<Queues, 'stripeEvents'>;
   clock: Clock;
   logger: Logger;
+  /** Counts each delivery by event type and outcome (metrics); optional. */
+  onOutcome?: (type: string, outcome: 'accepted' | 'duplicate' | 'rejected' | 'unavailable') => void;
 }
 
 export function createWebhookRouter(deps: WebhookRouteDeps): Router {
   const router = Router();
   const log = deps.logger.child({ component: 'webhook' });
   const rawBody = express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT });
+  const acceptEvent = createEventAcceptor({ ledger: deps.ledger, queues: deps.queues });
 
   router.post('/webhooks/stripe', rawBody, async (req, res) => {
     const receivedAt = deps.clock.now();
-    const event = verifyStripeWebhook({
-      rawBody: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
-      signatureHeader: req.get('stripe-signature'),
-      secrets: deps.webhookSecrets,
-      now: receivedAt,
-    });
+    const record = deps.onOutcome ?? (() => undefined);
+    let event;
+    try {
+      event = verifyStripeWebhook({
+        rawBody: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
+        signatureHeader: req.get('stripe-signature'),
+        secrets: deps.webhookSecrets,
+        now: receivedAt,
+      });
+    } catch (err) {
+      record('unknown', 'rejected');
+      throw err;
+    }
 
-    const claimed = await deps.ledger.claim(event.id, receivedAt);
-    if (!claimed) {
+    let outcome;
+    try {
+      outcome = await acceptEvent(event, receivedAt);
+    } catch (err) {
+      record(event.type, 'unavailable');
+      if (isStorageUnavailable(err)) throw new UnavailableError(undefined, { cause: err });
+      throw err;
+    }
+    record(event.type, outcome);
+    if (outcome === 'duplicate') {
       log.info({ eventId: event.id, type: event.type }, 'duplicate event acknowledged');
       res.status(200).json({ received: true, duplicate: true });
       return;
-    }
-    try {
-      await deps.queues.stripeEvents.add(JOB.stripeEvent, { event, receivedAt }, { ...STRIPE_EVENT_JOB_OPTIONS, jobId: event.id });
-    } catch (err) {
-      await deps.ledger.release(event.id).catch(() => undefined);
-      if (isStorageUnavailable(err)) throw new UnavailableError(undefined, { cause: err });
-      throw err;
     }
     log.debug({ eventId: event.id, type: event.type }, 'event accepted');
     res.status(200).json({ received: true });

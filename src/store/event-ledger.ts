@@ -16,6 +16,8 @@ export interface EventLedger {
   /** Undo a claim whose enqueue failed, so Stripe's retry is accepted. */
   release(eventId: string): Promise<void>;
   has(eventId: string): Promise<boolean>;
+  /** ms; when the event was accepted, or null when the ledger does not (or no longer) know it. */
+  receivedAt(eventId: string): Promise<number | null>;
   count(type: string, outcome: EventOutcome): Promise<void>;
   counts(): Promise<Record<string, number>>;
 }
@@ -33,6 +35,10 @@ export function createEventLedger(deps: { redis: Redis; prefix: string }): Event
     },
     async has(eventId) {
       return (await deps.redis.exists(keyOf(eventId))) === 1;
+    },
+    async receivedAt(eventId) {
+      const value = await deps.redis.get(keyOf(eventId));
+      return value === null ? null : Number(value);
     },
     async count(type, outcome) {
       await deps.redis.hincrby(statsKey, `${type}|${outcome}`, 1);

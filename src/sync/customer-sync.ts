@@ -4,7 +4,7 @@
  * update-card return can all call it, in any order, and the newest read wins.
  */
 import type { Logger } from '../logger.js';
-import type { Clock } from '../domain/projection.js';
+import type { Clock, CustomerProjection } from '../domain/projection.js';
 import { isDeletedCustomer } from '../domain/stripe-shapes.js';
 import { projectCustomer, projectMissingCustomer } from '../domain/stripe-projection.js';
 import type { SubscriberStore } from '../store/subscriber-store.js';
@@ -18,6 +18,11 @@ export interface CustomerSyncDeps {
   clock: Clock;
   userIdMetadataKey: string;
   logger: Logger;
+  /**
+   * Runs after a write that won (not after a stale one): plans card-expiry jobs, applies a new card,
+   * publishes the entitlement. A failure fails the sync, whose retry re-reads and runs it again.
+   */
+  afterWrite?: (written: { next: CustomerProjection; previous: CustomerProjection | null }) => Promise<void>;
 }
 
 export type SyncCustomer = (customerId: string) => Promise<SyncOutcome>;
@@ -35,7 +40,9 @@ export function createCustomerSync(deps: CustomerSyncDeps): SyncCustomer {
     } catch (err) {
       if (!isStripeMissing(err)) throw err;
       const previous = await deps.store.read(customerId);
-      const result = await deps.store.write(projectMissingCustomer(customerId, readAt, previous));
+      const next = projectMissingCustomer(customerId, readAt, previous);
+      const result = await deps.store.write(next);
+      if (result === 'written') await deps.afterWrite?.({ next, previous });
       log.info({ customerId, result }, 'customer not found in Stripe; recorded as deleted');
       return result === 'written' ? 'missing' : 'stale';
     }
@@ -49,6 +56,7 @@ export function createCustomerSync(deps: CustomerSyncDeps): SyncCustomer {
       previous,
     });
     const result = await deps.store.write(projection);
+    if (result === 'written') await deps.afterWrite?.({ next: projection, previous });
     log.debug({ customerId, result, subscriptions: projection.subscriptions.length }, 'customer synced');
     return result;
   };

@@ -14,6 +14,13 @@ import { createEventLedger, type EventLedger } from '../../src/store/event-ledge
 import { createStripeGateway, type StripeGateway } from '../../src/adapters/stripe-gateway.js';
 import { createCustomerSync, type SyncCustomer } from '../../src/sync/customer-sync.js';
 import { createWorkerSet, type WorkerSet } from '../../workers/worker-set.js';
+import type { PolicySettings } from '../../src/domain/projection.js';
+import type { NoticeRetry } from '../../src/queues.js';
+import { createStripeBilling, type StripeBilling } from '../../src/adapters/stripe-billing.js';
+import { createMailer, type Mailer } from '../../src/adapters/mailer.js';
+import { createUpdateCardLinks, createUpdateCardUrlFor, type UpdateCardLinks } from '../../src/billing/update-card-links.js';
+import { createAccessRestorer } from '../../src/billing/restore-access.js';
+import { createExpiryComponents, type ExpiryComponents } from '../../src/expiry/expiry-components.js';
 import { cleanupPrefix, testRedisUrl, uniquePrefix, waitFor } from './redis.js';
 import { startStripeDouble, type StripeDouble } from './stripe-double.js';
 import { createTestClock, type TestClock } from './test-clock.js';
@@ -22,6 +29,23 @@ export const WEBHOOK_SECRET = 'whsec_harness_current_0001';
 export const OLD_WEBHOOK_SECRET = 'whsec_harness_previous_0001';
 export const API_TOKEN = 'harness-content-service-token';
 export const POLICY = { cardExpiredGraceDays: 0, pastDueGraceDays: 7 };
+export const LINK_SECRET = 'harness-link-signing-secret-0123456789abcdef';
+export const PUBLIC_BASE_URL = 'http://subgate.test';
+export const PUBLISHER_RETURN_URL = 'https://publisher.test/account';
+export const PUBLISHER_NAME = 'The Harness Gazette';
+export const SUPPORT_EMAIL = 'help@gazette.test';
+
+/** Card expiry, notices and the update-card link (issue 3), wired as in production. */
+export interface CardExpiryHarnessOptions {
+  /** An SMTP sink's URL; without it the log transport is used. */
+  smtpUrl?: string;
+  noticeDays?: number[];
+  newCardRecovery?: boolean;
+  publisherReturnUrl?: string | undefined;
+  noticeRetry?: NoticeRetry;
+  noticesPerSecond?: number;
+  linkTtlDays?: number;
+}
 
 export interface HarnessOptions {
   label: string;
@@ -32,6 +56,8 @@ export interface HarnessOptions {
   clockStart?: number | Date | string;
   logger?: Logger;
   redisUrl?: string;
+  policy?: PolicySettings;
+  cardExpiry?: CardExpiryHarnessOptions;
 }
 
 export interface Harness {
@@ -47,6 +73,11 @@ export interface Harness {
   syncCustomer: SyncCustomer;
   app: ReturnType<typeof buildApp>;
   workers: WorkerSet | null;
+  /** The worker side's card-expiry parts (null unless `cardExpiry` was given). */
+  expiry: ExpiryComponents | null;
+  links: UpdateCardLinks | null;
+  billing: StripeBilling | null;
+  mailer: Mailer | null;
   startWorkers(overrides?: Partial<Pick<HarnessOptions, 'debounceMs' | 'stripeRequestsPerSecond'>>): WorkerSet;
   /** POSTs an event the way Stripe does: signed now with the current secret. */
   deliver(event: { id: string }, opts?: { secret?: string; timestamp?: number }): Promise<request.Response>;
@@ -74,7 +105,52 @@ export async function createHarness(options: HarnessOptions): Promise<Harness> {
   const ledger = createEventLedger({ redis: apiRedis, prefix });
   const gateway = createStripeGateway(stripe.client());
   const workerStore = createSubscriberStore({ redis: workerRedis, prefix });
-  const syncCustomer = createCustomerSync({ stripe: gateway, store: workerStore, clock, userIdMetadataKey: 'user_id', logger });
+  const policy = options.policy ?? POLICY;
+
+  const ce = options.cardExpiry;
+  const billing = ce ? createStripeBilling(stripe.client()) : null;
+  const links = ce
+    ? createUpdateCardLinks({ secret: LINK_SECRET, publicBaseUrl: PUBLIC_BASE_URL, ttlDays: ce.linkTtlDays ?? 14, clock })
+    : null;
+  const mailer = ce ? createMailer({ smtpUrl: ce.smtpUrl, from: `${PUBLISHER_NAME} <${SUPPORT_EMAIL}>`, logger, timeoutMs: 3000 }) : null;
+  const expiryFor = (redis: Redis, side: Queues, store: SubscriberStore, withMailer: boolean) =>
+    createExpiryComponents({
+      redis,
+      prefix,
+      queues: side,
+      store,
+      billing: billing!,
+      clock,
+      logger,
+      policy,
+      noticeDays: ce?.noticeDays ?? [30, 7],
+      debounceMs: options.debounceMs ?? 20,
+      links,
+      publisherName: PUBLISHER_NAME,
+      supportEmail: SUPPORT_EMAIL,
+      newCardRecovery: ce?.newCardRecovery ?? true,
+      streamMaxLength: 1000,
+      noticeRetry: ce?.noticeRetry ?? { attempts: 8, backoffMs: 100 },
+      ...(withMailer && mailer ? { mailer } : {}),
+    });
+  const expiry = ce ? expiryFor(workerRedis, queues, workerStore, true) : null;
+  const apiExpiry = ce ? expiryFor(apiRedis, apiQueues, store, false) : null;
+  const syncCustomer = createCustomerSync({
+    stripe: gateway,
+    store: workerStore,
+    clock,
+    userIdMetadataKey: 'user_id',
+    logger,
+    ...(expiry ? { afterWrite: expiry.afterWrite } : {}),
+  });
+  const apiSyncCustomer = createCustomerSync({
+    stripe: gateway,
+    store,
+    clock,
+    userIdMetadataKey: 'user_id',
+    logger,
+    ...(apiExpiry ? { afterWrite: apiExpiry.afterWriteWithoutRecovery } : {}),
+  });
 
   const app = buildApp({
     store,
@@ -87,7 +163,21 @@ export async function createHarness(options: HarnessOptions): Promise<Harness> {
     },
     webhookSecrets: [WEBHOOK_SECRET, OLD_WEBHOOK_SECRET],
     entitlementTokens: [API_TOKEN],
-    policy: POLICY,
+    policy,
+    ...(links && apiExpiry && billing
+      ? {
+          updateCardUrlFor: createUpdateCardUrlFor(links, clock, ce?.noticeDays ?? [30, 7]),
+          billing: {
+            links,
+            portal: billing,
+            restoreAccess: createAccessRestorer({ syncCustomer: apiSyncCustomer, store, recovery: apiExpiry.recovery }),
+            publisherReturnUrl: ce && 'publisherReturnUrl' in ce ? ce.publisherReturnUrl : PUBLISHER_RETURN_URL,
+            publisherName: PUBLISHER_NAME,
+            supportEmail: SUPPORT_EMAIL,
+            logger,
+          },
+        }
+      : {}),
   });
 
   const workerLedger = createEventLedger({ redis: workerRedis, prefix });
@@ -105,6 +195,10 @@ export async function createHarness(options: HarnessOptions): Promise<Harness> {
     syncCustomer,
     app,
     workers: null,
+    expiry,
+    links,
+    billing,
+    mailer,
     startWorkers(overrides = {}) {
       const set = createWorkerSet({
         connection: workerRedis,
@@ -118,6 +212,16 @@ export async function createHarness(options: HarnessOptions): Promise<Harness> {
         concurrency: 4,
         stripeRequestsPerSecond: overrides.stripeRequestsPerSecond ?? options.stripeRequestsPerSecond ?? 1000,
         rateLimitBackoffMs: 200,
+        ...(expiry
+          ? {
+              cardExpiry: {
+                service: expiry.service,
+                sweep: expiry.sweep,
+                noticeSender: expiry.noticeSender!,
+                noticesPerSecond: ce?.noticesPerSecond ?? 1000,
+              },
+            }
+          : {}),
       });
       workerSets.push(set);
       harness.workers ??= set;
@@ -147,6 +251,7 @@ export async function createHarness(options: HarnessOptions): Promise<Harness> {
     async close() {
       await Promise.all(workerSets.map((set) => set.close()));
       await Promise.allSettled([apiQueues.close(), queues.close()]);
+      mailer?.close();
       await cleanupPrefix(workerRedis, prefix).catch(() => undefined);
       await Promise.allSettled([apiRedis.quit(), workerRedis.quit(), stripe.close()]);
     },

@@ -89,11 +89,14 @@ export interface StripeDouble {
   putSource<T extends StripeJson>(obj: T): T;
   putSubscription<T extends StripeJson>(obj: T): T;
   putInvoice<T extends StripeJson>(obj: T): T;
+  /** Stores a charge (e.g. a failed one whose decline code an invoice.payment_failed handler looks up). */
+  putCharge<T extends StripeJson>(obj: T): T;
   getCustomer(id: string): StripeJson | undefined;
   getPaymentMethod(id: string): StripeJson | undefined;
   getSource(id: string): StripeJson | undefined;
   getSubscription(id: string): StripeJson | undefined;
   getInvoice(id: string): StripeJson | undefined;
+  getCharge(id: string): StripeJson | undefined;
   /** Stripe-deletes a customer: retrieve then answers `{id, object:'customer', deleted:true}`. */
   deleteCustomer(id: string, opts?: { cancelSubscriptions?: boolean }): void;
   /** Forgets a customer entirely: retrieve then answers 404 resource_missing. */
@@ -345,6 +348,7 @@ export async function startStripeDouble(opts: StripeDoubleOptions = {}): Promise
   const sources = new Map<string, StripeJson>();
   const subscriptions = new Map<string, StripeJson>();
   const invoices = new Map<string, StripeJson>();
+  const charges = new Map<string, StripeJson>();
   const events = new Map<string, StripeJson>();
   const portalSessions: PortalSessionRecord[] = [];
   const requests: RecordedRequest[] = [];
@@ -726,6 +730,13 @@ export async function startStripeDouble(opts: StripeDoubleOptions = {}): Promise
 
   route('POST', '/v1/invoices/:id/pay', ({ params: [id], input, expand }) => payInvoice(id!, input, expand));
 
+  // Charges
+  route('GET', '/v1/charges/:id', ({ params: [id], expand }) => {
+    const charge = charges.get(id!);
+    if (!charge) throw missing('charge', id!);
+    return ok(expandAll(charge, expand));
+  });
+
   // Billing portal
   route('POST', '/v1/billing_portal/sessions', ({ input, expand }) => {
     if (!input.customer) throw invalid('Missing required param: customer.', { code: 'parameter_missing', param: 'customer' });
@@ -1095,6 +1106,7 @@ export async function startStripeDouble(opts: StripeDoubleOptions = {}): Promise
     putSource: putter(sources, ['card', 'source', 'bank_account'], 'putSource'),
     putSubscription: putter(subscriptions, ['subscription'], 'putSubscription'),
     putInvoice: putter(invoices, ['invoice'], 'putInvoice'),
+    putCharge: putter(charges, ['charge'], 'putCharge'),
     getCustomer(id) {
       if (deletedCustomers.has(id)) return deletedStub(id);
       return getter(customers)(id);
@@ -1103,6 +1115,7 @@ export async function startStripeDouble(opts: StripeDoubleOptions = {}): Promise
     getSource: getter(sources),
     getSubscription: getter(subscriptions),
     getInvoice: getter(invoices),
+    getCharge: getter(charges),
 
     deleteCustomer(id, deleteOpts = {}) {
       if (!customers.has(id)) throw new Error(`deleteCustomer: unknown customer ${id}`);
@@ -1125,7 +1138,7 @@ export async function startStripeDouble(opts: StripeDoubleOptions = {}): Promise
       deletedCustomers.delete(id);
     },
     forget(id) {
-      for (const store of [customers, paymentMethods, sources, subscriptions, invoices, events]) store.delete(id);
+      for (const store of [customers, paymentMethods, sources, subscriptions, invoices, charges, events]) store.delete(id);
       deletedCustomers.delete(id);
     },
 
@@ -1164,7 +1177,7 @@ export async function startStripeDouble(opts: StripeDoubleOptions = {}): Promise
     },
 
     reset() {
-      for (const store of [customers, paymentMethods, sources, subscriptions, invoices, events]) store.clear();
+      for (const store of [customers, paymentMethods, sources, subscriptions, invoices, charges, events]) store.clear();
       deletedCustomers.clear();
       portalSessions.length = 0;
       requests.length = 0;

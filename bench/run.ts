@@ -1,0 +1,266 @@
+/**
+ * `npm run bench [-- --quick] [-- --profile]`: subgate's figures side by side with the stack's own floor,
+ * all measured in one run on this machine. Servers run compiled, one at a time, each in its own child
+ * process; autocannon runs here; Redis is a throwaway redis-server on a free port. Writes
+ * bench/RESULTS.md and bench/results.json (quick runs: bench/tmp/), and exits non-zero only on errors.
+ *   --quick    3 s per figure and a 5,000-event backlog: under two minutes
+ *   --profile  also writes `node --cpu-prof` profiles of the API and worker processes to bench/tmp/profiles
+ *              (summarise one with `npx tsx bench/profile-summary.ts <file>`)
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { startDisposableRedis } from '../test/support/redis.js';
+import { Redis } from 'ioredis';
+import { waitUntilReady } from '../src/store/redis-connections.js';
+import { createQueues } from '../src/queues.js';
+import { makeCustomers, signedEventPool, type SignedEvent } from './lib/fixtures.js';
+import { interleaved, type Contender, type LoadResult } from './lib/load.js';
+import { buildServers, startServer, REPO_ROOT, type ServerName, type ServerProcess } from './lib/server-process.js';
+import { deletePrefix, redisVersion, seedBaselineHashes, seedCustomers, subscriberMemory, usedMemory } from './lib/redis-data.js';
+import { measureWorkers } from './lib/worker-figures.js';
+import { absolute, compared, machineMeta, notYetBuilt, writeResults, type Figure, type RunRecord } from './lib/report.js';
+
+const quick = process.argv.includes('--quick');
+const profile = process.argv.includes('--profile');
+const S = {
+  customers: 10_000,
+  warmupS: quick ? 1 : 2,
+  /** Measured time per server = segments × segmentS, taken in turns with the servers it is compared with. */
+  segments: quick ? 3 : 10,
+  segmentS: 1,
+  connections: 50,
+  fixedRate: 2000,
+  backlog: quick ? 5000 : 20_000,
+  burst: 50,
+  memorySample: 1000,
+  /** Sizes the pre-signed webhook pools: no server here takes this many events per second. */
+  maxWebhookRate: 4000,
+  workerConcurrency: 8,
+  debounceMs: 500,
+};
+const PREFIX = 'bench';
+const B4_PREFIX = 'benchb4';
+const TOKEN = 'bench-content-service-token-0001';
+const WEBHOOK_SECRET = 'whsec_bench_0000000000000000000001';
+const cpuProfileDir = join(REPO_ROOT, 'bench', 'tmp', 'profiles');
+const OUT_DIR = quick ? join(REPO_ROOT, 'bench', 'tmp') : join(REPO_ROOT, 'bench');
+
+const runs: RunRecord[] = [];
+const problems: string[] = [];
+const notes: string[] = [];
+const log = (text: string) => console.error(`bench: ${text}`);
+
+/** Records a run; any non-2xx answer or socket error means the bench (or the server) is broken. */
+function record(name: string, server: string, result: LoadResult, offeredRate: number | null = null): LoadResult {
+  runs.push({ name, server, connections: S.connections, offeredRate, ...result });
+  log(`${name}: ${result.rps.toFixed(0)} req/s, p50 ${result.p50} ms, p99 ${result.p99} ms (${result.requests} requests, ${result.non2xx} non-2xx, ${result.errors} errors)`);
+  if (result.non2xx > 0 || result.errors > 0) problems.push(`${name}: ${result.non2xx} non-2xx answers and ${result.errors} errors`);
+  return result;
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  log(`${quick ? 'quick' : 'full'} run; compiling servers`);
+  buildServers();
+
+  const redisServer = await startDisposableRedis();
+  // No command timeout here: the orchestrator's own event loop can stall while it signs pools or drives load.
+  const redis = new Redis(redisServer.url, { connectionName: 'bench-orchestrator', enableAutoPipelining: true, maxRetriesPerRequest: null });
+  redis.on('error', () => {});
+  await waitUntilReady(redis);
+  const env = { BENCH_REDIS_URL: redisServer.url, BENCH_PREFIX: PREFIX, BENCH_TOKEN: TOKEN, BENCH_WEBHOOK_SECRET: WEBHOOK_SECRET };
+
+  try {
+    log(`seeding ${S.customers} customers`);
+    const customers = makeCustomers(S.customers);
+    const ids = customers.map((c) => c.id);
+    const before = await usedMemory(redis);
+    await seedCustomers(redis, PREFIX, customers);
+    const usedPerSubscriber = ((await usedMemory(redis)) - before) / customers.length;
+    const memory = await subscriberMemory(redis, PREFIX, customers, S.memorySample);
+    await seedBaselineHashes(redis);
+
+    const paths = ids.map((id) => `/v1/entitlements?customer=${id}`);
+    const authHeaders = { authorization: `Bearer ${TOKEN}` };
+    const nextEntitlement = () => ({ path: paths[Math.floor(Math.random() * paths.length)]!, headers: authHeaders });
+    const get = (server: ServerProcess, overallRate?: number): Contender => ({
+      label: `${server.name}${overallRate ? '@rate' : ''}`,
+      spec: () => ({ port: server.port, next: nextEntitlement, connections: S.connections, ...(overallRate ? { overallRate } : {}) }),
+    });
+    // Webhooks: one pool of distinct events per server, signed just before its group runs.
+    const pools = new Map<string, { pool: SignedEvent[]; used: number }>();
+    const post = (server: ServerProcess): Contender => {
+      const state = { pool: signedEventPool(S.maxWebhookRate * (S.warmupS + S.segments * S.segmentS), ids, WEBHOOK_SECRET, `${server.name.slice(0, 2)}x`), used: 0 };
+      pools.set(server.name, state);
+      const next = () => {
+        const event = state.pool[Math.min(state.used++, state.pool.length - 1)]!;
+        return { path: '/webhooks/stripe', method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': event.header }, body: event.payload };
+      };
+      return {
+        label: server.name,
+        spec: () => ({ port: server.port, next, method: 'POST', connections: S.connections, maxRequests: Math.max(S.connections, state.pool.length - state.used - 2 * S.connections) }),
+      };
+    };
+    const rounds = { segments: S.segments, segmentS: S.segmentS, warmupS: S.warmupS };
+
+    log('starting servers');
+    const servers: ServerProcess[] = [];
+    const idleRss = new Map<string, number>();
+    const start = async (name: ServerName, extraEnv: Record<string, string> = {}, cpuProfile = false) => {
+      const server = await startServer(name, { env: { ...env, ...extraEnv }, ...(cpuProfile ? { cpuProfileDir } : {}) });
+      servers.push(server);
+      idleRss.set(name, (await server.usage()).rss);
+      return server;
+    };
+    let httpFigures;
+    try {
+      const b1s = await start('b1-express-const');
+      const b2s = await start('b2-express-hgetall');
+      const b3s = await start('b3-http-hgetall');
+      const b4s = await start('b4-naive-webhook', { BENCH_PREFIX: B4_PREFIX });
+      const apis = await start('subgate-api', {}, profile);
+
+      log('GET: B1, B2, B3 and the entitlement route, interleaved');
+      const full = await interleaved([get(b1s), get(b2s), get(b3s), get(apis)], rounds);
+      const measured = (server: ServerProcess) => record(`GET ${server.name}`, server.name, full.get(server.name)!);
+      const [b1, b2, b3, ent] = [measured(b1s), measured(b2s), measured(b3s), measured(apis)];
+      const rss = { b1: (await b1s.usage()).maxRss, api: (await apis.usage()).maxRss };
+
+      log(`GET at ${S.fixedRate} req/s offered: B2 and the entitlement route, interleaved`);
+      const fixed = await interleaved([get(b2s, S.fixedRate), get(apis, S.fixedRate)], rounds);
+      const b2Fixed = record(`GET ${b2s.name} at fixed rate`, b2s.name, fixed.get(`${b2s.name}@rate`)!, S.fixedRate);
+      const entFixed = record(`GET ${apis.name} at fixed rate`, apis.name, fixed.get(`${apis.name}@rate`)!, S.fixedRate);
+
+      log('POST: B4 and the webhook route, interleaved');
+      const hooks = await interleaved([post(b4s), post(apis)], rounds);
+      const b4 = record(`POST ${b4s.name}`, b4s.name, hooks.get(b4s.name)!);
+      const hook = record(`POST ${apis.name}`, apis.name, hooks.get(apis.name)!);
+      const rssAfterHooks = { b4: (await b4s.usage()).maxRss, api: (await apis.usage()).maxRss };
+      const idle = { b1: idleRss.get(b1s.name)!, api: idleRss.get(apis.name)! };
+      httpFigures = { b1, b2, b3, b4, ent, b2Fixed, entFixed, hook, rss, rssAfterHooks, idle };
+    } finally {
+      for (const server of servers) await server.stop();
+    }
+    const { b1, b2, b3, b4, ent, b2Fixed, entFixed, hook, rss, rssAfterHooks, idle } = httpFigures;
+
+    // Every 200 from the webhook route must be a stored event id and a queued job; no pool may run dry.
+    const producer = createQueues(redis, PREFIX);
+    const counts = await producer.stripeEvents.getJobCounts('waiting', 'prioritized', 'delayed');
+    await producer.close();
+    const queued = Object.values(counts).reduce((a, b) => a + b, 0);
+    const sent = pools.get('subgate-api')!.used;
+    if (queued < hook.ok || queued > sent) problems.push(`webhook: ${hook.ok} measured 200s and ${sent} requests sent, but ${queued} jobs queued`);
+    for (const [name, state] of pools) if (state.used >= state.pool.length) problems.push(`${name}: the webhook pool of ${state.pool.length} ran out; raise maxWebhookRate`);
+    await deletePrefix(redis, B4_PREFIX);
+    await deletePrefix(redis, `${PREFIX}:stripe-events`);
+    await deletePrefix(redis, `${PREFIX}:evt`);
+
+    log(`workers: ${S.backlog}-event backlog`);
+    const workers = await measureWorkers({
+      redis,
+      redisUrl: redisServer.url,
+      prefix: PREFIX,
+      customers,
+      backlog: S.backlog,
+      burst: S.burst,
+      debounceMs: S.debounceMs,
+      concurrency: S.workerConcurrency,
+      stripeRequestsPerSecond: 10_000,
+      timeoutMs: quick ? 60_000 : 180_000,
+      ...(profile ? { cpuProfileDir } : {}),
+    });
+    log(`workers: ${workers.eventsPerSecond.toFixed(0)} events/s, ${workers.syncs} syncs, burst -> ${workers.burstCustomerRetrieves} retrieves`);
+    if (workers.timedOut || workers.burstTimedOut) problems.push('workers: the queues did not drain in time');
+    if (workers.eventsFailed > 0 || workers.syncsFailed > 0) problems.push(`workers: ${workers.eventsFailed} event jobs and ${workers.syncsFailed} sync jobs failed`);
+
+    const mb = (bytes: number) => bytes / 1024 / 1024;
+    const figures: Figure[] = [
+      absolute({ id: 'b1_rps', figure: 'B1 bare Express 5, constant JSON', value: b1.rps, unit: 'req/s' }),
+      absolute({ id: 'b2_rps', figure: 'B2 bare Express 5 + ioredis HGETALL (10 fields)', value: b2.rps, unit: 'req/s' }),
+      absolute({ id: 'b3_rps', figure: 'B3 raw node:http + HGETALL, auto-pipelining', value: b3.rps, unit: 'req/s' }),
+      absolute({ id: 'b4_rps', figure: 'B4 naive webhook (express.raw + constructEvent + queue.add)', value: b4.rps, unit: 'req/s' }),
+      compared({ id: 'entitlement_rps', figure: 'Entitlement route, full load', value: ent.rps, unit: 'req/s', baseline: { name: 'B2', value: b2.rps }, atLeast: 1.0, target: '≥ 1.0 × B2' }),
+      compared({ id: 'entitlement_rps_vs_b3', figure: 'Entitlement route vs the floor (moonshot)', value: ent.rps, unit: 'req/s', baseline: { name: 'B3', value: b3.rps }, atLeast: 0.6, target: '≥ 0.6 × B3' }),
+      compared({ id: 'entitlement_p50', figure: 'Entitlement p50, full load', value: ent.p50, unit: 'ms', baseline: { name: 'B2', value: b2.p50 } }),
+      compared({ id: 'entitlement_p99', figure: 'Entitlement p99, full load', value: ent.p99, unit: 'ms', baseline: { name: 'B2', value: b2.p99 } }),
+      compared({ id: 'entitlement_p99_fixed', figure: `Entitlement p99 at ${S.fixedRate} req/s offered`, value: entFixed.p99, unit: 'ms', baseline: { name: `B2 at ${S.fixedRate}`, value: b2Fixed.p99 } }),
+      compared({ id: 'webhook_rps', figure: 'Webhook ingest, distinct signed ~3 KB events', value: hook.rps, unit: 'req/s', baseline: { name: 'B4', value: b4.rps }, atLeast: 0.9, target: '≥ 0.9 × B4' }),
+      compared({ id: 'webhook_p99', figure: 'Webhook ingest p99, full load', value: hook.p99, unit: 'ms', baseline: { name: 'B4', value: b4.p99 } }),
+      absolute({
+        id: 'worker_events_per_s',
+        figure: `Worker: events applied/s from a ${S.backlog.toLocaleString('en-US')}-event backlog`,
+        value: workers.eventsPerSecond,
+        unit: 'events/s',
+        note: `${workers.syncs} syncs, ${workers.stripeRequests} Stripe requests, drained in ${(workers.drainMs / 1000).toFixed(1)} s`,
+      }),
+      absolute({ id: 'coalescing_retrieves', figure: `Coalescing: Stripe customer retrieves for a ${S.burst}-event burst`, value: workers.burstCustomerRetrieves, unit: '', max: 2, target: '≤ 2' }),
+      absolute({
+        id: 'redis_bytes_per_subscriber',
+        figure: 'Redis bytes per subscriber (MEMORY USAGE: hash + user index + schedule)',
+        value: memory.perSubscriber,
+        unit: 'B',
+        max: 1024,
+        target: '≤ 1 KB',
+        note: `hash ${memory.hash.toFixed(0)} B + user index ${memory.userIndex.toFixed(0)} B + idx:* keys ${memory.indexes.toFixed(0)} B; projection JSON ${memory.docBytes.toFixed(0)} B; sample ${memory.sample}`,
+      }),
+      absolute({ id: 'redis_used_memory_per_subscriber', figure: 'Redis used_memory growth per subscriber (INFO, incl. keyspace overhead)', value: usedPerSubscriber, unit: 'B' }),
+      compared({
+        id: 'api_peak_rss',
+        figure: 'API peak RSS under full entitlement load',
+        value: mb(rss.api),
+        unit: 'MB',
+        baseline: { name: 'B1', value: mb(rss.b1) },
+        atMost: 1.2,
+        target: '≤ 1.2 × B1',
+        note: `RSS once started, before any load: API ${mb(idle.api).toFixed(0)} MB, B1 ${mb(idle.b1).toFixed(0)} MB`,
+      }),
+      compared({ id: 'api_peak_rss_webhooks', figure: 'API peak RSS after webhook load too', value: mb(rssAfterHooks.api), unit: 'MB', baseline: { name: 'B4', value: mb(rssAfterHooks.b4) } }),
+      notYetBuilt('expiry_sweep_10k', 'Expiry sweep: flag 10,000 expired cards among 10,000', 's', '< 5 s', 'card-expiry issue'),
+      notYetBuilt('expiry_sweep_1m', 'Expiry sweep: 10,000 among 1,000,000 (ratio to 10,000)', 's', '< 5 s and ≤ 1.2 × the 10,000 time', 'card-expiry issue'),
+      notYetBuilt('client_cache_rps', 'Client cache: warm check() calls/s vs calls to the service', 'calls/s', '—', 'content-gate issue'),
+      notYetBuilt('client_cache_invalidation_p99', 'Client cache: invalidation lag p99 (card fixed -> cache dropped)', 'ms', '≤ 500 ms', 'content-gate issue'),
+    ];
+
+    notes.push(
+      `Load: autocannon in the orchestrator process, ${S.connections} connections, pipelining 1, each request picking one of ${S.customers.toLocaleString('en-US')} customers at random (the baselines get the same requests and ignore the query).`,
+      `Interleaving: all servers run at once (idle unless loaded); compared servers take turns of ${S.segmentS} s, ${S.segments} turns each after a ${S.warmupS} s warm-up, rotating the order, so drift on a shared machine hits them alike. req/s = requests / time over all turns; p50/p99 = the median of the turns' figures.`,
+      'Servers: compiled with tsc into bench/tmp/build and run with plain `node`, each in its own child process, NODE_ENV=production; peak RSS is the child\'s own process.resourceUsage().maxRSS, read after the GET turns (and again after the webhook turns).',
+      `Redis: a throwaway redis-server ${await redisVersion(redis)} on a free 127.0.0.1 port, shared by every figure; B2 uses default ioredis options, B3 and subgate's API connection use enableAutoPipelining.`,
+      `Webhooks: each run posts distinct customer.subscription.updated events of ~${(Buffer.byteLength(signedEventPool(1, ids, WEBHOOK_SECRET, 'size')[0]!.payload) / 1024).toFixed(1)} KB, signed with the SDK's generateTestHeaderString just before the run.`,
+      `Workers: the real createWorkerSet (concurrency ${S.workerConcurrency}, debounce ${S.debounceMs} ms, Stripe budget 10,000 req/s) in a child process; the Stripe double in the orchestrator; backlog enqueued first in ${(workers.enqueueMs / 1000).toFixed(1)} s via Queue.add with STRIPE_EVENT_JOB_OPTIONS; events spread evenly over all customers; worker peak RSS ${mb(workers.workerPeakRss).toFixed(0)} MB.`,
+    );
+    if (profile) notes.push('This run was profiled (--profile): CPU profiles of the API and worker processes are in bench/tmp/profiles, and profiling slows them.');
+    if (problems.length > 0) notes.push(...problems.map((p) => `ERROR: ${p}`));
+
+    const meta = machineMeta(quick ? 'quick' : 'full', await redisVersion(redis), {
+      connections: S.connections,
+      warmupS: S.warmupS,
+      segments: S.segments,
+      segmentS: S.segmentS,
+      fixedRate: S.fixedRate,
+      customers: S.customers,
+      backlog: S.backlog,
+    });
+    mkdirSync(OUT_DIR, { recursive: true });
+    const suffix = quick ? '.quick' : '';
+    writeResults(join(OUT_DIR, `RESULTS${suffix}.md`), join(OUT_DIR, `results${suffix}.json`), meta, figures, runs, notes);
+    log(`wrote ${join(OUT_DIR, `RESULTS${suffix}.md`)} in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  } finally {
+    redis.disconnect();
+    await redisServer.stop();
+  }
+}
+
+main().then(
+  () => {
+    if (problems.length > 0) {
+      for (const p of problems) log(`ERROR: ${p}`);
+      process.exit(1);
+    }
+    process.exit(0);
+  },
+  (err: unknown) => {
+    log(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,43 @@
+/**
+ * Update-card link tokens: `v1.<customer, base64url>.<expiry, unix seconds>.<HMAC-SHA256, base64url>`.
+ * The MAC covers a purpose label, the customer and the expiry, so a token cannot be forged, stretched, or
+ * moved to another customer or another use. Pure computation (node:crypto), no I/O.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+const VERSION = 'v1';
+const PURPOSE = 'subgate-update-card';
+const CUSTOMER_ID = /^cus_[A-Za-z0-9_]{1,250}$/;
+
+export type TokenCheck =
+  | { ok: true; customerId: string; expiresAt: number }
+  | { ok: false; reason: 'malformed' | 'forged' | 'expired' };
+
+function mac(secret: string, customerId: string, expiresAtSeconds: number): Buffer {
+  return createHmac('sha256', secret).update(`${PURPOSE}|${VERSION}|${customerId}|${expiresAtSeconds}`, 'utf8').digest();
+}
+
+/** A token for `customerId`, valid until `expiresAt` (ms; rounded down to the second). */
+export function signLinkToken(customerId: string, expiresAt: number, secret: string): string {
+  const seconds = Math.floor(expiresAt / 1000);
+  const customer = Buffer.from(customerId, 'utf8').toString('base64url');
+  return `${VERSION}.${customer}.${seconds}.${mac(secret, customerId, seconds).toString('base64url')}`;
+}
+
+/** Checks a token at `now` (ms). The MAC is checked before the expiry, so a forged token never reads as merely expired. */
+export function verifyLinkToken(token: unknown, secret: string, now: number): TokenCheck {
+  if (typeof token !== 'string' || token.length > 1024) return { ok: false, reason: 'malformed' };
+  const parts = token.split('.');
+  if (parts.length !== 4 || parts[0] !== VERSION) return { ok: false, reason: 'malformed' };
+  const [, customerPart = '', secondsPart = '', macPart = ''] = parts;
+  if (!/^\d{1,12}$/.test(secondsPart) || !/^[A-Za-z0-9_-]{43}$/.test(macPart)) return { ok: false, reason: 'malformed' };
+  const customerId = Buffer.from(customerPart, 'base64url').toString('utf8');
+  if (!CUSTOMER_ID.test(customerId)) return { ok: false, reason: 'malformed' };
+  const seconds = Number(secondsPart);
+  const presented = Buffer.from(macPart, 'base64url');
+  const expected = mac(secret, customerId, seconds);
+  if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) return { ok: false, reason: 'forged' };
+  const expiresAt = seconds * 1000;
+  if (now >= expiresAt) return { ok: false, reason: 'expired' };
+  return { ok: true, customerId, expiresAt };
+}

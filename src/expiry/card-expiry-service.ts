@@ -1,0 +1,208 @@
+/**
+ * What the card-expiry jobs do, one method per job: a notice window opens, a card reaches its expiry
+ * instant, a card grace ends, and an event signalled something about a card. Every method re-reads the
+ * projection first and does nothing when the card it was scheduled for is no longer the one billed.
+ * Before flagging at the expiry instant it re-reads the card from Stripe: the networks' updater refreshes
+ * most expiring cards, and its webhook may not have arrived yet.
+ */
+import type { Logger } from '../logger.js';
+import type { CardSnapshot, Clock, FlagSource } from '../domain/projection.js';
+import { cardFromPaymentSource } from '../domain/stripe-projection.js';
+import { cardsProvenByPayment, decideExpire, decideNoticeWindow } from '../domain/expiry-plan.js';
+import { tryCardExpiresAt } from '../domain/card-expiry.js';
+import { chargeDeclineCode, type ExpirySignal } from '../domain/expiry-signals.js';
+import type { SubscriberStore } from '../store/subscriber-store.js';
+import { isStripeMissing } from '../adapters/stripe-gateway.js';
+import type { StripeBilling } from '../adapters/stripe-billing.js';
+import type { NoticeOutbox } from '../notices/notice-outbox.js';
+import type { EntitlementWatch } from '../sync/entitlement-watch.js';
+import type { RequestSync } from '../sync/sync-requests.js';
+import type { CardJobData } from '../queues.js';
+import type { ExpiryScheduler } from './expiry-scheduler.js';
+
+export interface CardExpiryServiceDeps {
+  store: SubscriberStore;
+  billing: Pick<StripeBilling, 'fetchCard' | 'fetchCharge'>;
+  scheduler: ExpiryScheduler;
+  watch: EntitlementWatch;
+  notices: NoticeOutbox;
+  requestSync: RequestSync;
+  clock: Clock;
+  noticeDays: readonly number[];
+  logger: Logger;
+}
+
+export type ExpiryJobResult = {
+  outcome: string;
+  /** ms from now: the job ran before its instant and should run again then. */
+  retryInMs?: number;
+  [detail: string]: unknown;
+};
+
+/** The customer has no projection yet (the refresh the same event asked for has not landed): retry. */
+export class NotProjectedYetError extends Error {
+  constructor(customerId: string) {
+    super(`customer ${customerId} has no projection yet`);
+    this.name = 'NotProjectedYetError';
+  }
+}
+
+export interface CardExpiryService {
+  runNoticeWindow(data: CardJobData): Promise<ExpiryJobResult>;
+  runExpiryCheck(data: CardJobData): Promise<ExpiryJobResult>;
+  runGraceEnd(data: CardJobData): Promise<ExpiryJobResult>;
+  applySignal(signal: ExpirySignal): Promise<ExpiryJobResult>;
+}
+
+export function createCardExpiryService(deps: CardExpiryServiceDeps): CardExpiryService {
+  const log = deps.logger.child({ component: 'card-expiry' });
+
+  /** Raises the flag once; the first raiser publishes the entitlement and queues the card_expired notice. */
+  async function flag(customerId: string, card: CardSnapshot, at: number, source: FlagSource): Promise<ExpiryJobResult> {
+    const result = await deps.store.raiseExpiryFlag(customerId, card, at, source);
+    if (result === 'missing') throw new NotProjectedYetError(customerId);
+    if (result !== 'raised') return { outcome: result };
+    log.info({ customerId, cardId: card.id, source }, 'card flagged expired');
+    await deps.watch.refresh(customerId);
+    await deps.notices.enqueue({ kind: 'card_expired', customerId, card, window: '', requestedAt: deps.clock.now() });
+    return { outcome: 'flagged', source };
+  }
+
+  async function runExpiryCheck(data: CardJobData): Promise<ExpiryJobResult> {
+    const source: FlagSource = data.via ?? 'schedule';
+    const now = deps.clock.now();
+    const decision = decideExpire(await deps.store.read(data.customerId), data, now);
+    if (decision.action === 'skip') return { outcome: decision.reason };
+    if (decision.action === 'wait') return { outcome: 'early', retryInMs: decision.until - now };
+
+    let fresh: CardSnapshot | null = null;
+    try {
+      const fetched = await deps.billing.fetchCard(data.customerId, data.cardId);
+      fresh = fetched.customerId === data.customerId ? cardFromPaymentSource(fetched.source) : null;
+    } catch (err) {
+      if (!isStripeMissing(err)) throw err;
+    }
+    if (fresh === null) {
+      await deps.requestSync(data.customerId, 'card-gone-at-expiry');
+      return { outcome: 'card_gone' };
+    }
+    if (fresh.exp_month !== data.exp_month || fresh.exp_year !== data.exp_year) {
+      // The updater gave it a new expiry: the refresh brings it in and plans the new expiry's jobs.
+      await deps.requestSync(data.customerId, 'card-updated-at-expiry');
+      return { outcome: 'card_updated' };
+    }
+    return flag(data.customerId, decision.card, deps.clock.now(), source);
+  }
+
+  /** An issuer said expired_card: flag the card now, at the decline's instant. */
+  async function flagDeclined(
+    customerId: string,
+    cardId: string | null,
+    exp: { exp_month: number | null; exp_year: number | null },
+    at: number,
+  ): Promise<ExpiryJobResult> {
+    const projection = await deps.store.read(customerId);
+    if (projection === null) throw new NotProjectedYetError(customerId);
+    const known = [projection.default_card, ...projection.subscriptions.map((s) => s.card)].filter((c) => c !== null);
+    const base = cardId === null ? (projection.subscriptions[0]?.card ?? projection.default_card) : known.find((c) => c.id === cardId);
+    const card: CardSnapshot | null = base
+      ? { ...base, exp_month: exp.exp_month ?? base.exp_month, exp_year: exp.exp_year ?? base.exp_year }
+      : cardId !== null && exp.exp_month !== null && exp.exp_year !== null && tryCardExpiresAt(exp.exp_month, exp.exp_year) !== null
+        ? { id: cardId, brand: 'unknown', last4: '', exp_month: exp.exp_month, exp_year: exp.exp_year }
+        : null;
+    if (card === null) return { outcome: 'card_unknown' };
+    return flag(customerId, card, at, 'decline');
+  }
+
+  const signalHandlers: { [K in ExpirySignal['kind']]: (signal: Extract<ExpirySignal, { kind: K }>) => Promise<ExpiryJobResult> } = {
+    expired_decline: (signal) => flagDeclined(signal.customerId, signal.cardId, signal, signal.at),
+
+    async invoice_payment_failed(signal) {
+      let code = signal.declineCode;
+      let charge: Record<string, unknown> | null = null;
+      if (code === null && signal.chargeId !== null) {
+        charge = await deps.billing.fetchCharge(signal.chargeId);
+        code = chargeDeclineCode(charge);
+      }
+      const chargeCard = charge ? cardOfCharge(charge) : { cardId: null, exp_month: null, exp_year: null };
+      if (code === 'expired_card') return flagDeclined(signal.customerId, chargeCard.cardId, chargeCard, signal.at);
+
+      const projection = await deps.store.read(signal.customerId);
+      const card =
+        (chargeCard.cardId && projection?.subscriptions.find((s) => s.card?.id === chargeCard.cardId)?.card) ||
+        projection?.subscriptions.find((s) => s.status === 'past_due')?.card ||
+        projection?.default_card ||
+        null;
+      if (card === null) return { outcome: 'card_unknown' };
+      await deps.notices.enqueue({
+        kind: 'payment_failed',
+        customerId: signal.customerId,
+        card,
+        window: signal.invoiceId,
+        requestedAt: deps.clock.now(),
+      });
+      return { outcome: 'payment_failed_notice', declineCode: code };
+    },
+
+    async source_expiring(signal) {
+      const expiresAt = tryCardExpiresAt(signal.exp_month, signal.exp_year);
+      const projection = await deps.store.read(signal.customerId);
+      const known = projection?.subscriptions.find((s) => s.card?.id === signal.cardId)?.card ?? projection?.default_card;
+      if (expiresAt === null || !known || known.id !== signal.cardId) return { outcome: 'card_not_billed' };
+      const planned = await deps.scheduler.scheduleCard(signal.customerId, {
+        ...known,
+        exp_month: signal.exp_month,
+        exp_year: signal.exp_year,
+        expiresAt,
+      });
+      return { outcome: 'scheduled', jobs: planned };
+    },
+
+    async invoice_paid(signal) {
+      const projection = await deps.store.read(signal.customerId);
+      const proven = cardsProvenByPayment(projection, signal.paidAt, signal.subscriptionId);
+      let honoured = 0;
+      for (const card of proven) {
+        if ((await deps.store.honourCard(signal.customerId, card, signal.paidAt)) === 'honoured') honoured += 1;
+      }
+      if (honoured > 0) {
+        log.info({ customerId: signal.customerId, invoiceId: signal.invoiceId, cards: honoured }, 'payment after expiry: card honoured');
+        await deps.watch.refresh(signal.customerId);
+      }
+      return { outcome: honoured > 0 ? 'honoured' : 'nothing_to_clear', cards: honoured };
+    },
+  };
+
+  return {
+    async runNoticeWindow(data) {
+      if (data.windowDays === null) return { outcome: 'no_window' };
+      const now = deps.clock.now();
+      const decision = decideNoticeWindow(await deps.store.read(data.customerId), { ...data, windowDays: data.windowDays }, deps.noticeDays, now);
+      if (decision.action === 'skip') return { outcome: decision.reason };
+      if (decision.action === 'wait') return { outcome: 'early', retryInMs: decision.until - now };
+      const { expiresAt: _expiresAt, ...card } = decision.card;
+      await deps.notices.enqueue({ kind: 'card_expiring', customerId: data.customerId, card, window: `${data.windowDays}d`, requestedAt: deps.clock.now() });
+      return { outcome: 'notice_queued', windowDays: data.windowDays };
+    },
+    runExpiryCheck,
+    async runGraceEnd(data) {
+      const result = await deps.watch.refresh(data.customerId);
+      return { outcome: result.outcome };
+    },
+    applySignal(signal) {
+      const handler = signalHandlers[signal.kind] as (s: ExpirySignal) => Promise<ExpiryJobResult>;
+      return handler(signal);
+    },
+  };
+}
+
+function cardOfCharge(charge: Record<string, unknown>): { cardId: string | null; exp_month: number | null; exp_year: number | null } {
+  const pm = charge.payment_method;
+  const source = charge.source as { id?: unknown } | null | undefined;
+  const details = (charge.payment_method_details as { card?: { exp_month?: unknown; exp_year?: unknown } } | null | undefined)?.card;
+  return {
+    cardId: typeof pm === 'string' ? pm : typeof source?.id === 'string' ? source.id : null,
+    exp_month: typeof details?.exp_month === 'number' ? details.exp_month : null,
+    exp_year: typeof details?.exp_year === 'number' ? details.exp_year : null,
+  };
+}

@@ -1,0 +1,139 @@
+/**
+ * /admin/*: the operator's door, behind ADMIN_TOKEN (checked in constant time; 401 without it or with a
+ * wrong one). Mounted only when ADMIN_TOKEN is set, so without it every admin path is a 404.
+ *   GET  /admin/customers/:id  projection, entitlement now, its refresh/card-expiry/notice jobs
+ *   POST /admin/resync         starts (or returns the running) resync job; GET /admin/resync/:id its progress
+ *   POST /admin/recover-events runs missed-event recovery now
+ *   /admin/queues              Bull Board over every queue
+ */
+import express, { Router, type RequestHandler } from 'express';
+import type { Job, Queue } from 'bullmq';
+import { ExpressAdapter } from '@bull-board/express';
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import type { Clock, PolicySettings } from '../domain/projection.js';
+import { decideEntitlement } from '../domain/entitlement-policy.js';
+import type { SubscriberStore } from '../store/subscriber-store.js';
+import { OPS_JOB, RESYNC_JOB_OPTIONS, type OpsQueues, type Queues } from '../queues.js';
+import { createTokenCheck } from './bearer-auth.js';
+import { AuthError, NotFoundError, ValidationError } from './errors.js';
+import { toEntitlementBody } from './entitlement-response.js';
+
+export interface AdminRouteDeps {
+  adminToken: string;
+  store: SubscriberStore;
+  clock: Clock;
+  policy: PolicySettings;
+  opsQueues: Pick<OpsQueues, 'backfill' | 'eventRecovery'>;
+  /** The queues whose jobs the customer view lists; any left out are skipped. */
+  queues?: Partial<Pick<Queues, 'customerSync' | 'cardExpiry' | 'notices' | 'stripeEvents'>>;
+}
+
+const CUSTOMER_ID = /^cus_[A-Za-z0-9_]{1,250}$/;
+/** Jobs scanned per queue for the customer view: enough for what BullMQ keeps, bounded for Redis. */
+const JOB_SCAN_LIMIT = 1000;
+
+export function createAdminRouter(deps: AdminRouteDeps): Router {
+  const router = Router();
+  const checkToken = createTokenCheck([deps.adminToken]);
+  const requireAdmin: RequestHandler = (req, _res, next) => {
+    if (!checkToken(req.headers.authorization)) throw new AuthError();
+    next();
+  };
+  router.use('/admin', requireAdmin);
+
+  const board = new ExpressAdapter();
+  board.setBasePath('/admin/queues');
+  const q = deps.queues ?? {};
+  const boardQueues = [deps.opsQueues.backfill, deps.opsQueues.eventRecovery, q.stripeEvents, q.customerSync, q.cardExpiry, q.notices].filter(
+    (queue): queue is NonNullable<typeof queue> => queue !== undefined,
+  ) as unknown as Queue[];
+  createBullBoard({ queues: boardQueues.map((queue) => new BullMQAdapter(queue)), serverAdapter: board });
+  router.use('/admin/queues', board.getRouter() as RequestHandler);
+
+  router.get('/admin/customers/:id', async (req, res) => {
+    const customerId = String(req.params.id);
+    if (!CUSTOMER_ID.test(customerId)) throw new ValidationError('invalid_customer', 'customer must be a Stripe customer id (cus_…).');
+    const projection = await deps.store.read(customerId);
+    if (!projection) throw new NotFoundError(`No projection for ${customerId}.`);
+    const now = deps.clock.now();
+    const entitlement = decideEntitlement(projection, now, deps.policy);
+    const [refreshes, cardJobs, notices] = await Promise.all([
+      jobsOf(q.customerSync, customerId),
+      jobsOf(q.cardExpiry, customerId),
+      jobsOf(q.notices, customerId),
+    ]);
+    res.setHeader('Cache-Control', 'no-store');
+    res.json({
+      customer: customerId,
+      projection: { ...projection, email: maskEmail(projection.email), read_at: new Date(projection.read_at).toISOString() },
+      entitlement: toEntitlementBody({ customer: customerId, user: projection.user, entitlement, updateCardUrl: null, now }),
+      refreshes,
+      card_expiry_jobs: cardJobs,
+      notices,
+    });
+  });
+
+  router.post('/admin/resync', express.json({ limit: '1kb' }), async (req, res) => {
+    const fresh = (req.body as { fresh?: unknown } | undefined)?.fresh === true;
+    const job = await deps.opsQueues.backfill.add(OPS_JOB.resync, { requestedBy: 'admin', fresh }, RESYNC_JOB_OPTIONS);
+    res.status(202).json(await describeJob(job));
+  });
+
+  router.get('/admin/resync/:jobId', async (req, res) => {
+    const job = await deps.opsQueues.backfill.getJob(String(req.params.jobId));
+    if (!job) throw new NotFoundError('No such resync job.');
+    res.json(await describeJob(job));
+  });
+
+  router.post('/admin/recover-events', async (_req, res) => {
+    const job = await deps.opsQueues.eventRecovery.add(OPS_JOB.recoverEvents, { requestedBy: 'admin' }, { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } });
+    res.status(202).json(await describeJob(job));
+  });
+
+  return router;
+}
+
+async function describeJob(job: Job) {
+  return {
+    job_id: job.id ?? null,
+    state: await job.getState(),
+    progress: job.progress ?? null,
+    result: job.returnvalue ?? null,
+    failed_reason: job.failedReason ?? null,
+  };
+}
+
+/** A customer's jobs among the most recent ones a queue keeps, newest first, as id/name/state/times. */
+async function jobsOf(queue: Queue | undefined, customerId: string) {
+  if (!queue) return [];
+  const jobs = (await queue.getJobs(['active', 'waiting', 'prioritized', 'delayed', 'completed', 'failed'], 0, JOB_SCAN_LIMIT)) as Job[];
+  const mine = jobs.filter((job) => job && (job.data as { customerId?: unknown } | undefined)?.customerId === customerId);
+  return Promise.all(
+    mine
+      .sort((a, b) => b.timestamp - a.timestamp)
+      .slice(0, 50)
+      .map(async (job) => {
+        const data = job.data as { reason?: unknown; eventId?: unknown; kind?: unknown };
+        return {
+          id: job.id ?? null,
+          name: job.name,
+          state: await job.getState(),
+          created_at: new Date(job.timestamp).toISOString(),
+          run_at: job.delay > 0 ? new Date(job.timestamp + job.delay).toISOString() : null,
+          finished_at: job.finishedOn ? new Date(job.finishedOn).toISOString() : null,
+          ...(typeof data.reason === 'string' ? { reason: data.reason } : {}),
+          ...(typeof data.eventId === 'string' ? { event_id: data.eventId } : {}),
+          ...(typeof data.kind === 'string' ? { kind: data.kind } : {}),
+          failed_reason: job.failedReason || null,
+        };
+      }),
+  );
+}
+
+/** `reader@example.com` -> `r***@example.com`: enough to recognise, not to harvest. */
+export function maskEmail(email: string | null): string | null {
+  if (!email) return null;
+  const at = email.lastIndexOf('@');
+  return at <= 0 ? '***' : `${email[0]}***${email.slice(at)}`;
+}

@@ -1,0 +1,45 @@
+/**
+ * The few HTML pages a reader may see from subgate itself: a link that no longer works, a temporary
+ * problem, and "your card is updated" when no publisher page is configured. Plain, friendly, no scripts.
+ */
+import { escapeHtml } from '../domain/notice-templates.js';
+
+export interface Page {
+  status: number;
+  html: string;
+}
+
+function page(status: number, title: string, paragraphs: string[], publisherName: string): Page {
+  return {
+    status,
+    html: [
+      '<!doctype html>',
+      `<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${escapeHtml(title)}</title></head>`,
+      '<body style="font-family:Georgia,serif;max-width:34rem;margin:4rem auto;padding:0 1rem;line-height:1.5;color:#1a1a1a">',
+      `<h1 style="font-size:1.5rem">${escapeHtml(title)}</h1>`,
+      ...paragraphs.map((p) => `<p>${escapeHtml(p)}</p>`),
+      `<p style="color:#666">${escapeHtml(publisherName)}</p>`,
+      '</body></html>',
+    ].join('\n'),
+  };
+}
+
+export type LinkProblem = 'malformed' | 'forged' | 'expired';
+
+const STATUS: Record<LinkProblem, number> = { malformed: 400, forged: 403, expired: 410 };
+
+export function linkProblemPage(problem: LinkProblem, publisherName: string, supportEmail: string): Page {
+  const body =
+    problem === 'expired'
+      ? ['This link to update your card has expired.', 'Links in our e-mails stay valid for a limited time. Open the most recent e-mail from us, or sign in to your account to update your card.']
+      : ['This link to update your card does not work. It may have been cut short when it was copied.', 'Open the link straight from the e-mail, or sign in to your account to update your card.'];
+  return page(STATUS[problem], problem === 'expired' ? 'This link has expired' : 'This link does not work', [...body, `If you need help, write to ${supportEmail}.`], publisherName);
+}
+
+export function unavailablePage(publisherName: string, supportEmail: string): Page {
+  return page(503, 'Please try again in a moment', ['We could not open the card update page just now. Please try the link again in a minute.', `If it keeps happening, write to ${supportEmail}.`], publisherName);
+}
+
+export function cardUpdatedPage(publisherName: string): Page {
+  return page(200, 'Thank you', ['Your card details are updated. You can close this page and carry on reading.'], publisherName);
+}

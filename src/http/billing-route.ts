@@ -1,0 +1,80 @@
+/**
+ * The reader-facing update-card link. GET /billing/update-card?token=… checks the signed token and, if it
+ * holds, opens a Stripe Billing Portal session on the card-update flow and answers 303 to it; a tampered,
+ * malformed or expired token gets a friendly HTML page (4xx) and no Stripe call. GET /billing/return?token=…
+ * is where the portal sends the reader back: re-read from Stripe at once, make the new card count, then
+ * 303 to the publisher's page. Tokens never reach a log, and the pages send no Referer onwards.
+ */
+import { Router, type Response } from 'express';
+import type { Logger } from '../logger.js';
+import type { UpdateCardLinks } from '../billing/update-card-links.js';
+import type { RestoreAccess } from '../billing/restore-access.js';
+import type { StripeBilling } from '../adapters/stripe-billing.js';
+import { cardUpdatedPage, linkProblemPage, unavailablePage, type Page } from './billing-pages.js';
+
+export interface BillingRouteDeps {
+  links: UpdateCardLinks;
+  portal: Pick<StripeBilling, 'createPortalSession'>;
+  restoreAccess: RestoreAccess;
+  /** Where the reader lands after the portal; without it, a "thank you" page. */
+  publisherReturnUrl: string | undefined;
+  publisherName: string;
+  supportEmail: string;
+  logger: Logger;
+}
+
+function sendPage(res: Response, page: Page): void {
+  res.status(page.status).type('html').send(page.html);
+}
+
+export function createBillingRouter(deps: BillingRouteDeps): Router {
+  const router = Router();
+  const log = deps.logger.child({ component: 'billing-link' });
+
+  router.use('/billing', (_req, res, next) => {
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('Referrer-Policy', 'no-referrer');
+    next();
+  });
+
+  router.get('/billing/update-card', async (req, res) => {
+    const check = deps.links.verify(req.query.token);
+    if (!check.ok) {
+      log.info({ reason: check.reason }, 'update-card link refused');
+      sendPage(res, linkProblemPage(check.reason, deps.publisherName, deps.supportEmail));
+      return;
+    }
+    let session;
+    try {
+      session = await deps.portal.createPortalSession({
+        customerId: check.customerId,
+        returnUrl: deps.links.returnUrlFor(String(req.query.token)),
+      });
+    } catch (err) {
+      log.warn({ customerId: check.customerId, reason: (err as Error).message }, 'billing portal session failed');
+      sendPage(res, unavailablePage(deps.publisherName, deps.supportEmail));
+      return;
+    }
+    log.info({ customerId: check.customerId, session: session.id }, 'billing portal session opened');
+    res.redirect(303, session.url);
+  });
+
+  router.get('/billing/return', async (req, res) => {
+    const check = deps.links.verify(req.query.token);
+    if (!check.ok) {
+      log.info({ reason: check.reason }, 'update-card return refused');
+      sendPage(res, linkProblemPage(check.reason, deps.publisherName, deps.supportEmail));
+      return;
+    }
+    try {
+      await deps.restoreAccess(check.customerId);
+    } catch (err) {
+      // The reader has done their part; the webhooks will bring the change in. Don't strand them here.
+      log.warn({ customerId: check.customerId, reason: (err as Error).message }, 'immediate re-sync after portal failed');
+    }
+    if (deps.publisherReturnUrl) res.redirect(303, deps.publisherReturnUrl);
+    else sendPage(res, cardUpdatedPage(deps.publisherName));
+  });
+
+  return router;
+}

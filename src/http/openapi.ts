@@ -1,0 +1,310 @@
+/**
+ * The OpenAPI 3.1 document of every route the app serves, at GET /openapi.json. Kept by hand next to the
+ * routes; test/integration/openapi.test.ts fails when a route is missing from it or a response of the
+ * app does not match its schema.
+ */
+import { Router } from 'express';
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const json = (schema: object, description: string) => ({ description, content: { 'application/json': { schema } } });
+const error = (description: string) => json(ref('Error'), description);
+const html = (description: string) => ({ description, content: { 'text/html': { schema: { type: 'string' } } } });
+const nullable = (schema: object) => ({ oneOf: [schema, { type: 'null' }] });
+const isoInstant = { type: 'string', format: 'date-time' };
+const adminSecurity = [{ adminToken: [] }];
+
+const ENTITLEMENT_STATUSES = ['active', 'trialing', 'grace_period', 'card_expired', 'payment_failed', 'paused', 'incomplete', 'canceled', 'none'];
+const ENTITLEMENT_REASONS = [
+  'subscribed', 'trial', 'card_expired_grace', 'card_expired', 'payment_failed_grace', 'payment_failed',
+  'canceled', 'incomplete', 'paused', 'no_subscription', 'customer_deleted', 'unknown_customer',
+];
+const SUBSCRIPTION_STATUSES = ['incomplete', 'incomplete_expired', 'trialing', 'active', 'past_due', 'canceled', 'unpaid', 'paused'];
+
+const schemas = {
+  Error: {
+    type: 'object',
+    required: ['error'],
+    additionalProperties: false,
+    properties: {
+      error: {
+        type: 'object',
+        required: ['code', 'message'],
+        additionalProperties: false,
+        properties: { code: { type: 'string' }, message: { type: 'string' } },
+      },
+    },
+  },
+  Card: {
+    type: 'object',
+    required: ['brand', 'last4', 'exp_month', 'exp_year'],
+    properties: {
+      id: { type: 'string' },
+      brand: { type: 'string' },
+      last4: { type: 'string', pattern: '^[0-9]{4}$' },
+      exp_month: { type: 'integer', minimum: 1, maximum: 12 },
+      exp_year: { type: 'integer' },
+      expired: { type: 'boolean' },
+    },
+  },
+  Entitlement: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['customer', 'user', 'entitled', 'status', 'reason', 'message', 'grace_until', 'subscription', 'card', 'update_card_url', 'checked_at'],
+    properties: {
+      customer: nullable({ type: 'string' }),
+      user: nullable({ type: 'string' }),
+      entitled: { type: 'boolean' },
+      status: { enum: ENTITLEMENT_STATUSES },
+      reason: { enum: ENTITLEMENT_REASONS },
+      message: { type: 'string' },
+      grace_until: nullable(isoInstant),
+      subscription: nullable({
+        type: 'object',
+        additionalProperties: false,
+        required: ['id', 'status', 'current_period_end'],
+        properties: { id: { type: 'string' }, status: { enum: SUBSCRIPTION_STATUSES }, current_period_end: nullable(isoInstant) },
+      }),
+      card: nullable({
+        type: 'object',
+        additionalProperties: false,
+        required: ['brand', 'last4', 'exp_month', 'exp_year', 'expired'],
+        properties: {
+          brand: { type: 'string' },
+          last4: { type: 'string' },
+          exp_month: { type: 'integer' },
+          exp_year: { type: 'integer' },
+          expired: { type: 'boolean' },
+        },
+      }),
+      update_card_url: nullable({ type: 'string', format: 'uri' }),
+      checked_at: isoInstant,
+    },
+  },
+  AdminJob: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['job_id', 'state', 'progress', 'result', 'failed_reason'],
+    properties: {
+      job_id: nullable({ type: 'string' }),
+      state: { type: 'string' },
+      progress: {},
+      result: {},
+      failed_reason: nullable({ type: 'string' }),
+    },
+  },
+  AdminJobSummary: {
+    type: 'object',
+    required: ['id', 'name', 'state', 'created_at', 'run_at', 'finished_at', 'failed_reason'],
+    properties: {
+      id: nullable({ type: 'string' }),
+      name: { type: 'string' },
+      state: { type: 'string' },
+      created_at: isoInstant,
+      run_at: nullable(isoInstant),
+      finished_at: nullable(isoInstant),
+      reason: { type: 'string' },
+      event_id: { type: 'string' },
+      kind: { type: 'string' },
+      failed_reason: nullable({ type: 'string' }),
+    },
+  },
+  AdminCustomer: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['customer', 'projection', 'entitlement', 'refreshes', 'card_expiry_jobs', 'notices'],
+    properties: {
+      customer: { type: 'string' },
+      projection: {
+        type: 'object',
+        required: ['customer', 'user', 'email', 'deleted', 'default_card', 'subscriptions', 'read_at'],
+        properties: {
+          customer: { type: 'string' },
+          user: nullable({ type: 'string' }),
+          email: nullable({ type: 'string', description: 'Masked: first character and domain only.' }),
+          deleted: { type: 'boolean' },
+          default_card: nullable(ref('Card')),
+          subscriptions: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['id', 'status', 'current_period_end', 'cancel_at_period_end', 'card', 'past_due_since', 'created'],
+              properties: {
+                id: { type: 'string' },
+                status: { enum: SUBSCRIPTION_STATUSES },
+                current_period_end: nullable({ type: 'number' }),
+                cancel_at_period_end: { type: 'boolean' },
+                card: nullable(ref('Card')),
+                past_due_since: nullable({ type: 'number' }),
+                created: { type: 'number' },
+              },
+            },
+          },
+          read_at: isoInstant,
+          expiry_marks: { type: 'array', items: { type: 'object' } },
+        },
+      },
+      entitlement: ref('Entitlement'),
+      refreshes: { type: 'array', items: ref('AdminJobSummary') },
+      card_expiry_jobs: { type: 'array', items: ref('AdminJobSummary') },
+      notices: { type: 'array', items: ref('AdminJobSummary') },
+    },
+  },
+};
+
+const tokenQuery = { name: 'token', in: 'query', required: true, schema: { type: 'string' }, description: 'The signed link token.' };
+
+export function buildOpenApiDocument(): Record<string, unknown> {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'subgate',
+      version: '0.1.0',
+      description: 'Subscription entitlements for paywalled publishers, derived from Stripe. Errors are always `{"error": {"code", "message"}}`.',
+    },
+    components: {
+      securitySchemes: {
+        entitlementToken: { type: 'http', scheme: 'bearer', description: 'One of ENTITLEMENT_API_TOKENS.' },
+        adminToken: { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN. Without it configured, every /admin path is a 404.' },
+        stripeSignature: { type: 'apiKey', in: 'header', name: 'Stripe-Signature' },
+      },
+      schemas,
+    },
+    paths: {
+      '/healthz': {
+        get: {
+          summary: 'Liveness: the process runs.',
+          responses: { '200': json({ type: 'object', required: ['status'], properties: { status: { const: 'ok' } } }, 'Alive.') },
+        },
+      },
+      '/readyz': {
+        get: {
+          summary: 'Readiness: Redis answers a PING.',
+          responses: {
+            '200': json({ type: 'object', required: ['status'], properties: { status: { const: 'ready' } } }, 'Ready.'),
+            '503': json({ type: 'object', required: ['status', 'error'], properties: { status: { const: 'unavailable' }, error: schemas.Error.properties.error } }, 'Redis does not answer.'),
+          },
+        },
+      },
+      '/v1/entitlements': {
+        get: {
+          summary: 'May this reader see paid content, and if not, why?',
+          security: [{ entitlementToken: [] }],
+          parameters: [
+            { name: 'customer', in: 'query', schema: { type: 'string', pattern: '^cus_' }, description: 'A Stripe customer id. Exactly one of customer or user.' },
+            { name: 'user', in: 'query', schema: { type: 'string', maxLength: 256 }, description: 'The publisher user id in customer metadata.' },
+          ],
+          responses: {
+            '200': json(ref('Entitlement'), 'The answer; an unknown customer or user is `entitled: false, status: "none"`.'),
+            '400': error('Not exactly one valid customer or user.'),
+            '401': error('Missing or wrong bearer token.'),
+            '503': error('Redis is unavailable.'),
+          },
+        },
+      },
+      '/webhooks/stripe': {
+        post: {
+          summary: "Stripe's webhook endpoint.",
+          security: [{ stripeSignature: [] }],
+          requestBody: { required: true, content: { 'application/json': { schema: { type: 'object' } } } },
+          responses: {
+            '200': json(
+              { type: 'object', required: ['received'], additionalProperties: false, properties: { received: { const: true }, duplicate: { const: true } } },
+              'Verified and recorded; `duplicate` when the id was seen before.',
+            ),
+            '400': error('Signature, timestamp or payload refused.'),
+            '413': error('Body larger than 1 MB.'),
+            '503': error('Redis is unavailable; Stripe retries.'),
+          },
+        },
+      },
+      '/billing/update-card': {
+        get: {
+          summary: 'A signed update-card link: opens the Stripe Billing Portal on the card-update flow.',
+          parameters: [tokenQuery],
+          responses: {
+            '303': { description: 'To the Stripe Billing Portal.' },
+            '400': html('Malformed link.'),
+            '403': html('Tampered link.'),
+            '410': html('Expired link.'),
+            '503': html('Stripe or Redis unavailable.'),
+          },
+        },
+      },
+      '/billing/return': {
+        get: {
+          summary: 'Where the portal sends the reader back: re-read from Stripe, then to the publisher.',
+          parameters: [tokenQuery],
+          responses: {
+            '200': html('Thank-you page when no publisher return URL is configured.'),
+            '303': { description: "To the publisher's return URL." },
+            '400': html('Malformed link.'),
+            '403': html('Tampered link.'),
+            '410': html('Expired link.'),
+            '503': html('Stripe or Redis unavailable.'),
+          },
+        },
+      },
+      '/metrics': {
+        get: {
+          summary: 'Prometheus metrics.',
+          responses: { '200': { description: 'Text exposition format.', content: { 'text/plain': { schema: { type: 'string' } } } } },
+        },
+      },
+      '/openapi.json': {
+        get: { summary: 'This document.', responses: { '200': json({ type: 'object', required: ['openapi', 'paths'] }, 'OpenAPI 3.1.') } },
+      },
+      '/admin/customers/{id}': {
+        get: {
+          summary: 'One customer: projection, entitlement now, its refresh, card-expiry and notice jobs.',
+          security: adminSecurity,
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^cus_' } }],
+          responses: {
+            '200': json(ref('AdminCustomer'), 'The customer.'),
+            '400': error('Not a customer id.'),
+            '401': error('Missing or wrong admin token.'),
+            '404': error('No projection for this customer (or admin disabled).'),
+          },
+        },
+      },
+      '/admin/resync': {
+        post: {
+          summary: 'Start a resync from Stripe as a job (or get the one already waiting or running).',
+          security: adminSecurity,
+          requestBody: { required: false, content: { 'application/json': { schema: { type: 'object', properties: { fresh: { type: 'boolean' } } } } } },
+          responses: { '202': json(ref('AdminJob'), 'The resync job.'), '401': error('Missing or wrong admin token.'), '404': error('Admin disabled.') },
+        },
+      },
+      '/admin/resync/{jobId}': {
+        get: {
+          summary: "A resync job's state and progress (phase, customers, written, stale, retries).",
+          security: adminSecurity,
+          parameters: [{ name: 'jobId', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { '200': json(ref('AdminJob'), 'The job.'), '401': error('Missing or wrong admin token.'), '404': error('No such job.') },
+        },
+      },
+      '/admin/recover-events': {
+        post: {
+          summary: "Run missed-event recovery now (it also runs on a schedule).",
+          security: adminSecurity,
+          responses: { '202': json(ref('AdminJob'), 'The recovery job.'), '401': error('Missing or wrong admin token.'), '404': error('Admin disabled.') },
+        },
+      },
+      '/admin/queues': {
+        get: {
+          summary: 'Bull Board: every queue, its jobs, progress and failures (HTML UI and its JSON API below this path).',
+          security: adminSecurity,
+          responses: { '200': html('The dashboard.'), '401': error('Missing or wrong admin token.'), '404': error('Admin disabled.') },
+        },
+      },
+    },
+  };
+}
+
+export function createOpenApiRouter(): Router {
+  const router = Router();
+  const document = JSON.stringify(buildOpenApiDocument());
+  router.get('/openapi.json', (_req, res) => {
+    res.type('application/json').send(document);
+  });
+  return router;
+}

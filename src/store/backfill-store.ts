@@ -1,0 +1,90 @@
+/**
+ * Owns `<prefix>:backfill:run` (the checkpoint of the current or last resync: phase, cursor, counters) and
+ * `<prefix>:backfill:subs:<run id>` (the subscriptions staged by the first pass, one hash field per
+ * customer). The checkpoint moves only after a page is durably handled, so a resync that dies resumes
+ * from its last page; staging is keyed by subscription id, so re-staging a page after a crash is harmless.
+ */
+import type { Redis } from 'ioredis';
+
+/** Staged data expires on its own if a run is abandoned and never finishes. */
+const STAGING_TTL_SECONDS = 7 * 24 * 60 * 60;
+
+export type BackfillPhase = 'subscriptions' | 'customers' | 'done';
+
+export interface BackfillCounters {
+  subscriptions: number;
+  customers: number;
+  written: number;
+  stale: number;
+  /** Transient Stripe failures (429, 5xx, network) the run backed off from and retried. */
+  retries: number;
+  rate_limited: number;
+}
+
+export interface BackfillCheckpoint extends BackfillCounters {
+  run_id: string;
+  phase: BackfillPhase;
+  /** Id of the last object of the last finished page of the current phase; null at its start. */
+  cursor: string | null;
+  /** ms; when the run began. */
+  started_at: number;
+  /** ms; when the subscription pass began: every projection of this run is a read of that instant. */
+  read_at: number;
+  finished_at: number | null;
+  /** How many times the run was picked up again after stopping before the end. */
+  resumes: number;
+}
+
+export interface BackfillStore {
+  current(): Promise<BackfillCheckpoint | null>;
+  save(checkpoint: BackfillCheckpoint): Promise<void>;
+  /** Merges staged subscriptions (JSON by subscription id) into each customer's field. */
+  stage(runId: string, byCustomer: ReadonlyMap<string, ReadonlyMap<string, string>>): Promise<void>;
+  /** The staged subscriptions (JSON strings) of each given customer; absent customers map to []. */
+  staged(runId: string, customerIds: readonly string[]): Promise<Map<string, string[]>>;
+  dropStaging(runId: string): Promise<void>;
+}
+
+export function createBackfillStore(deps: { redis: Redis; prefix: string }): BackfillStore {
+  const runKey = `${deps.prefix}:backfill:run`;
+  const stagingKey = (runId: string) => `${deps.prefix}:backfill:subs:${runId}`;
+
+  async function readStaged(runId: string, customerIds: readonly string[]): Promise<Map<string, Record<string, string>>> {
+    const out = new Map<string, Record<string, string>>();
+    if (customerIds.length === 0) return out;
+    const raw = await deps.redis.hmget(stagingKey(runId), ...customerIds);
+    customerIds.forEach((id, i) => {
+      const value = raw[i];
+      out.set(id, value ? (JSON.parse(value) as Record<string, string>) : {});
+    });
+    return out;
+  }
+
+  return {
+    async current() {
+      const raw = await deps.redis.get(runKey);
+      return raw ? (JSON.parse(raw) as BackfillCheckpoint) : null;
+    },
+    async save(checkpoint) {
+      await deps.redis.set(runKey, JSON.stringify(checkpoint));
+    },
+    async stage(runId, byCustomer) {
+      const ids = [...byCustomer.keys()];
+      const existing = await readStaged(runId, ids);
+      const fields: string[] = [];
+      for (const [customerId, subs] of byCustomer) {
+        const merged = { ...existing.get(customerId), ...Object.fromEntries(subs) };
+        fields.push(customerId, JSON.stringify(merged));
+      }
+      if (fields.length === 0) return;
+      await deps.redis.multi().hset(stagingKey(runId), ...fields).expire(stagingKey(runId), STAGING_TTL_SECONDS).exec();
+    },
+    async staged(runId, customerIds) {
+      const raw = await readStaged(runId, customerIds);
+      return new Map([...raw].map(([id, subs]) => [id, Object.values(subs)]));
+    },
+    async dropStaging(runId) {
+      await deps.redis.unlink(stagingKey(runId));
+    },
+  };
+}

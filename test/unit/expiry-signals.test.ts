@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { readExpirySignal } from '../../src/domain/expiry-signals.js';
+import type { StripeEventLike } from '../../src/domain/stripe-shapes.js';
+
+const event = (type: string, object: Record<string, unknown>, created = 1_800_000_000): StripeEventLike =>
+  ({ id: 'evt_1', object: 'event', type, api_version: '2020-08-27', created, livemode: false, data: { object } }) as unknown as StripeEventLike;
+
+// The shape of the captured charge.failed fixture (stripe-ruby-mock), with the decline changed.
+const charge = (failure_code: string, reason: string) => ({
+  id: 'ch_1',
+  object: 'charge',
+  customer: 'cus_1',
+  failure_code,
+  outcome: { network_status: 'declined_by_network', reason, type: 'issuer_declined' },
+  payment_method: 'pm_1',
+  payment_method_details: { type: 'card', card: { brand: 'visa', exp_month: 3, exp_year: 2023, last4: '0002' } },
+});
+
+describe('readExpirySignal', () => {
+  it('charge.failed with expired_card is an expired decline, with the card and its expiry', () => {
+    assert.deepEqual(readExpirySignal(event('charge.failed', charge('expired_card', 'expired_card'))), {
+      kind: 'expired_decline',
+      customerId: 'cus_1',
+      cardId: 'pm_1',
+      exp_month: 3,
+      exp_year: 2023,
+      at: 1_800_000_000_000,
+    });
+  });
+
+  it('other declines, and charges without a customer, say nothing about expiry', () => {
+    assert.equal(readExpirySignal(event('charge.failed', charge('card_declined', 'generic_decline'))), null);
+    assert.equal(readExpirySignal(event('charge.failed', { ...charge('expired_card', 'expired_card'), customer: null })), null);
+  });
+
+  it('invoice.payment_failed reads an expanded charge or payment intent, else names the charge to look up', () => {
+    const base = { id: 'in_1', object: 'invoice', customer: 'cus_1', status: 'open' };
+    assert.equal((readExpirySignal(event('invoice.payment_failed', { ...base, charge: charge('expired_card', 'expired_card') })) as { declineCode: string }).declineCode, 'expired_card');
+    assert.equal(
+      (readExpirySignal(event('invoice.payment_failed', { ...base, payment_intent: { last_payment_error: { code: 'card_declined', decline_code: 'insufficient_funds' } } })) as { declineCode: string }).declineCode,
+      'insufficient_funds',
+    );
+    assert.deepEqual(readExpirySignal(event('invoice.payment_failed', { ...base, charge: 'ch_9' })), {
+      kind: 'invoice_payment_failed',
+      customerId: 'cus_1',
+      invoiceId: 'in_1',
+      declineCode: null,
+      chargeId: 'ch_9',
+      at: 1_800_000_000_000,
+    });
+  });
+
+  it('customer.source.expiring carries the legacy card and its expiry', () => {
+    assert.deepEqual(readExpirySignal(event('customer.source.expiring', { id: 'card_1', object: 'card', customer: 'cus_1', exp_month: 6, exp_year: 2027 })), {
+      kind: 'source_expiring',
+      customerId: 'cus_1',
+      cardId: 'card_1',
+      exp_month: 6,
+      exp_year: 2027,
+    });
+    assert.equal(readExpirySignal(event('customer.source.expiring', { id: 'src_1', object: 'source', type: 'ach_credit_transfer', customer: 'cus_1' })), null);
+  });
+
+  it('invoice.paid gives when it was paid and which subscription it bills, in either API shape', () => {
+    const paid = { id: 'in_2', object: 'invoice', customer: 'cus_1', status: 'paid', status_transitions: { paid_at: 1_800_000_500 } };
+    assert.deepEqual(readExpirySignal(event('invoice.paid', { ...paid, subscription: 'sub_legacy' })), {
+      kind: 'invoice_paid', customerId: 'cus_1', invoiceId: 'in_2', subscriptionId: 'sub_legacy', paidAt: 1_800_000_500_000,
+    });
+    const current = readExpirySignal(event('invoice.payment_succeeded', { ...paid, parent: { type: 'subscription_details', subscription_details: { subscription: 'sub_new' } } }));
+    assert.equal((current as { subscriptionId: string }).subscriptionId, 'sub_new');
+    assert.equal(readExpirySignal(event('invoice.paid', { ...paid, status: 'open' })), null);
+  });
+});

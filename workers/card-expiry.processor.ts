@@ -1,0 +1,47 @@
+/**
+ * Processor of the card-expiry queue: each job name maps to one method of the card-expiry service (or the
+ * sweep). Thin on purpose; errors propagate so BullMQ retries with backoff. A job that ran before its
+ * instant (another host's clock ran ahead) is put back among the delayed jobs, without spending an attempt.
+ */
+import { DelayedError, type Job } from 'bullmq';
+import type { CardExpiryService, ExpiryJobResult } from '../src/expiry/card-expiry-service.js';
+import type { ExpirySweep } from '../src/expiry/expiry-sweep.js';
+import {
+  JOB,
+  type CardExpiryJobData,
+  type CardExpiryJobName,
+  type CardJobData,
+  type ExpirySignalJobData,
+} from '../src/queues.js';
+
+export interface CardExpiryProcessorDeps {
+  service: CardExpiryService;
+  sweep: ExpirySweep;
+}
+
+/** An early job waits at least this long before it runs again, so a frozen or skewed clock cannot make it spin. */
+const MIN_REDELAY_MS = 1000;
+
+type Handler = (data: CardExpiryJobData) => Promise<ExpiryJobResult>;
+
+export function createCardExpiryProcessor(deps: CardExpiryProcessorDeps) {
+  const handlers = {
+    [JOB.expiryNotice]: (data) => deps.service.runNoticeWindow(data as CardJobData),
+    [JOB.expiryCheck]: (data) => deps.service.runExpiryCheck(data as CardJobData),
+    [JOB.graceEnd]: (data) => deps.service.runGraceEnd(data as CardJobData),
+    [JOB.expirySignal]: (data) => deps.service.applySignal((data as ExpirySignalJobData).signal),
+    [JOB.expirySweep]: async () => ({ outcome: 'swept', ...(await deps.sweep.sweep()) }),
+  } satisfies Record<CardExpiryJobName, Handler>;
+
+  return async function processCardExpiry(
+    job: Job<CardExpiryJobData, unknown, CardExpiryJobName>,
+    token?: string,
+  ): Promise<ExpiryJobResult> {
+    const result: ExpiryJobResult = await handlers[job.name](job.data);
+    if (result.retryInMs !== undefined && token !== undefined) {
+      await job.moveToDelayed(Date.now() + Math.max(MIN_REDELAY_MS, result.retryInMs), token);
+      throw new DelayedError();
+    }
+    return result;
+  };
+}
