@@ -1,7 +1,10 @@
 /**
- * buildApp(deps): the HTTP face of subgate as an Express app that never listens and reads no
- * environment; `src/main.ts` wires real parts, tests wire test ones and drive it with supertest.
+ * buildApp(deps): the HTTP face of subgate as a request listener that never listens and reads no
+ * environment; `src/main.ts` wires real parts into node:http, tests wire test ones and drive it with
+ * supertest. The entitlement check is answered before Express (see entitlements-route.ts); everything
+ * else is the Express app, exposed as `.express`.
  */
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import express, { type Express } from 'express';
 import type { Logger } from './logger.js';
 import type { Clock, Entitlement, PolicySettings } from './domain/projection.js';
@@ -10,10 +13,10 @@ import type { EventLedger } from './store/event-ledger.js';
 import type { Queues } from './queues.js';
 import { createTokenCheck } from './http/bearer-auth.js';
 import { createWebhookRouter } from './http/webhook-route.js';
-import { createEntitlementsRouter } from './http/entitlements-route.js';
+import { createEntitlementsFastPath, createEntitlementsHandler, createEntitlementsRouter } from './http/entitlements-route.js';
 import { createHealthRouter } from './http/health-route.js';
 import { createBillingRouter, type BillingRouteDeps } from './http/billing-route.js';
-import { NotFoundError, createErrorMiddleware } from './http/errors.js';
+import { NotFoundError, createErrorMiddleware, resolveError, writeError } from './http/errors.js';
 import { createAdminRouter, type AdminRouteDeps } from './http/admin-route.js';
 import { createMetricsRouter } from './http/metrics-route.js';
 import { createOpenApiRouter } from './http/openapi.js';
@@ -39,7 +42,9 @@ export interface AppDeps {
   admin?: AdminRouteDeps;
 }
 
-export function buildApp(deps: AppDeps): Express {
+export type SubgateApp = RequestListener & { express: Express };
+
+export function buildApp(deps: AppDeps): SubgateApp {
   const app = express();
   app.disable('x-powered-by');
   // Entitlement answers are per reader and change at any time: never a weak-ETag 304 from a cache.
@@ -48,16 +53,16 @@ export function buildApp(deps: AppDeps): Express {
   app.set('query parser', 'simple');
 
   app.use(createHealthRouter({ ping: deps.ping }));
-  app.use(
-    createEntitlementsRouter({
-      store: deps.store,
-      checkToken: createTokenCheck(deps.entitlementTokens),
-      clock: deps.clock,
-      policy: deps.policy,
-      ...(deps.updateCardUrlFor ? { updateCardUrlFor: deps.updateCardUrlFor } : {}),
-      ...(deps.metrics ? { onAnswer: deps.metrics.recordEntitlement } : {}),
-    }),
-  );
+  const entitlements = createEntitlementsHandler({
+    store: deps.store,
+    checkToken: createTokenCheck(deps.entitlementTokens),
+    clock: deps.clock,
+    policy: deps.policy,
+    ...(deps.updateCardUrlFor ? { updateCardUrlFor: deps.updateCardUrlFor } : {}),
+    ...(deps.metrics ? { onAnswer: deps.metrics.recordEntitlement } : {}),
+  });
+  // Also routed in Express (HEAD, the route table the OpenAPI test walks); GETs take the fast path.
+  app.use(createEntitlementsRouter(entitlements));
   // Request ids and access logs for everything below; the entitlement hot path above pays nothing.
   app.use(createRequestLog(deps.logger));
   app.use(createOpenApiRouter());
@@ -78,5 +83,12 @@ export function buildApp(deps: AppDeps): Express {
     throw new NotFoundError('No such route.');
   });
   app.use(createErrorMiddleware(deps.logger));
-  return app;
+
+  const fastPath = createEntitlementsFastPath(entitlements, (err, req, res) => {
+    writeError(res, resolveError(err, deps.logger, { method: req.method, path: '/v1/entitlements' }));
+  });
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
+    if (!fastPath(req, res)) app(req, res);
+  };
+  return Object.assign(listener, { express: app });
 }

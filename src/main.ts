@@ -3,6 +3,7 @@
  * (what `npm start` passes) the workers run in the same process.
  */
 import { once } from 'node:events';
+import { createServer } from 'node:http';
 import { loadConfig, type Config } from './config.js';
 import { createLogger } from './logger.js';
 import { buildApp } from './app.js';
@@ -117,7 +118,7 @@ const app = buildApp({
     : {}),
 });
 
-const server = app.listen(config.port);
+const server = createServer(app).listen(config.port);
 await once(server, 'listening');
 const address = server.address();
 logger.info({ port: typeof address === 'object' && address ? address.port : config.port }, 'api listening');

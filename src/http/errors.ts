@@ -2,6 +2,7 @@
  * The error vocabulary of the HTTP side and its one mapping to responses: `{ error: { code, message } }`.
  * Handlers throw these; Express 5 forwards rejected promises here, so no try/catch-next boilerplate.
  */
+import type { ServerResponse } from 'node:http';
 import type { ErrorRequestHandler } from 'express';
 import type { Logger } from '../logger.js';
 
@@ -69,21 +70,45 @@ export function isStorageUnavailable(err: unknown): boolean {
   );
 }
 
+/** Where an error happened, for the log line: never the body or the headers. */
+interface ErrorContext {
+  method: string | undefined;
+  path: string;
+  requestId?: unknown;
+}
+
+/** Maps any thrown value to an AppError, logging what a human should look at. */
+export function resolveError(err: unknown, logger: Logger, ctx: ErrorContext): AppError {
+  let appError = err instanceof AppError ? err : fromBodyParser(err);
+  if (!appError && isStorageUnavailable(err)) appError = new UnavailableError(undefined, { cause: err });
+  if (!appError) {
+    // Log the error's own name and message only: never the request body or its headers.
+    logger.error({ err: { name: (err as Error)?.name, message: (err as Error)?.message, stack: (err as Error)?.stack }, ...ctx }, 'unhandled error');
+    return new AppError(500, 'internal', 'Internal error.');
+  }
+  if (appError.status >= 500) {
+    const cause = appError.cause instanceof Error ? appError.cause.message : (err as Error)?.message;
+    logger.warn({ code: appError.code, ...ctx, cause }, 'request failed');
+  }
+  return appError;
+}
+
+/** The one error response: `{ error: { code, message } }`, on Express's response or a bare node:http one. */
+export function writeError(res: ServerResponse, appError: AppError): void {
+  if (res.headersSent) return;
+  const body = JSON.stringify({ error: { code: appError.code, message: appError.message } });
+  const headers: Record<string, string | number> = {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(body),
+  };
+  if (appError.status === 401) headers['WWW-Authenticate'] = 'Bearer';
+  if (appError.status === 503) headers['Retry-After'] = '5';
+  res.writeHead(appError.status, headers);
+  res.end(body);
+}
+
 export function createErrorMiddleware(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
-    let appError = err instanceof AppError ? err : fromBodyParser(err);
-    if (!appError && isStorageUnavailable(err)) appError = new UnavailableError(undefined, { cause: err });
-    if (!appError) {
-      // Log the error's own name and message only: never the request body or its headers.
-      logger.error({ err: { name: (err as Error)?.name, message: (err as Error)?.message, stack: (err as Error)?.stack }, path: req.path, method: req.method, requestId: res.locals.requestId }, 'unhandled error');
-      appError = new AppError(500, 'internal', 'Internal error.');
-    } else if (appError.status >= 500) {
-      const cause = appError.cause instanceof Error ? appError.cause.message : (err as Error)?.message;
-      logger.warn({ code: appError.code, path: req.path, method: req.method, requestId: res.locals.requestId, cause }, 'request failed');
-    }
-    if (res.headersSent) return;
-    if (appError.status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
-    if (appError.status === 503) res.setHeader('Retry-After', '5');
-    res.status(appError.status).json({ error: { code: appError.code, message: appError.message } });
+    writeError(res, resolveError(err, logger, { method: req.method, path: req.path, requestId: res.locals.requestId }));
   };
 }

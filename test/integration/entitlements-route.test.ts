@@ -152,6 +152,25 @@ describe('GET /v1/entitlements', () => {
     }
   });
 
+  test('the Express route behind the fast path answers alike (HEAD goes through Express)', async () => {
+    const fast = await get('?customer=cus_active');
+    const head = await request(h.app).head('/v1/entitlements?customer=cus_active').set('Authorization', `Bearer ${API_TOKEN}`);
+    assert.equal(head.status, 200);
+    assert.equal(head.headers['content-length'], fast.headers['content-length']);
+    assert.equal(head.headers['cache-control'], 'private, no-store');
+    const viaExpress = await request(h.app.express).get('/v1/entitlements?customer=cus_active').set('Authorization', `Bearer ${API_TOKEN}`);
+    assert.deepEqual(viaExpress.body, fast.body);
+    const unauthorised = await request(h.app.express).get('/v1/entitlements?customer=cus_active');
+    assert.equal(unauthorised.status, 401);
+    assert.equal(unauthorised.headers['www-authenticate'], 'Bearer');
+  });
+
+  test('other methods on the entitlement path are not answered by the fast path', async () => {
+    const res = await request(h.app).post('/v1/entitlements?customer=cus_active').set('Authorization', `Bearer ${API_TOKEN}`);
+    assert.equal(res.status, 404);
+    assert.equal(res.body.error.code, 'not_found');
+  });
+
   test('unknown routes are a JSON 404', async () => {
     const res = await request(h.app).get('/v1/nothing');
     assert.equal(res.status, 404);
