@@ -5,28 +5,47 @@
  * the entitlement feed uses to drop a stale publication.
  */
 
-// KEYS[1] customer hash, KEYS[2] expiry index (zset: customer -> earliest billed card expiry).
-// ARGV: read_at, doc, user ('' for none), user-key prefix, customer id, index score ('' = leave the
-// index), then the mark keys of the cards still on the customer (marks of other cards are dropped).
-// The user keys are derived inside the script because the old user is only known there.
-// Returns the new version, or 0 when a later read is already stored.
-export const WRITE_SCRIPT = `
+// The user index is one hash, user id -> space-separated customer ids (almost always one): a field
+// costs a few dozen bytes where a set per user cost about two hundred.
+const USER_LIST_FUNCTIONS = `
+local function list_without(list, id)
+  local out = {}
+  for item in string.gmatch(list or '', '%S+') do if item ~= id then out[#out + 1] = item end end
+  return table.concat(out, ' ')
+end
+local function list_with(list, id)
+  for item in string.gmatch(list, '%S+') do if item == id then return list end end
+  if list == '' then return id end
+  return list .. ' ' .. id
+end
+`;
+
+// KEYS[1] customer hash, KEYS[2] expiry index (zset: customer -> earliest billed card expiry),
+// KEYS[3] user index (hash). ARGV: read_at, doc, user ('' for none), customer id, index score ('' =
+// leave the index), then the mark keys of the cards still on the customer (marks of other cards are
+// dropped). Returns the new version, or 0 when a later read is already stored.
+export const WRITE_SCRIPT = USER_LIST_FUNCTIONS + `
 local current = redis.call('HGET', KEYS[1], 'read_at')
 if current and tonumber(current) > tonumber(ARGV[1]) then return 0 end
 local old_user = redis.call('HGET', KEYS[1], 'user')
 redis.call('HSET', KEYS[1], 'read_at', ARGV[1], 'doc', ARGV[2], 'user', ARGV[3])
 local version = redis.call('HINCRBY', KEYS[1], 'version', 1)
 if old_user and old_user ~= '' and old_user ~= ARGV[3] then
-  redis.call('SREM', ARGV[4] .. old_user, ARGV[5])
+  local rest = list_without(redis.call('HGET', KEYS[3], old_user), ARGV[4])
+  if rest == '' then redis.call('HDEL', KEYS[3], old_user) else redis.call('HSET', KEYS[3], old_user, rest) end
 end
-if ARGV[3] ~= '' then redis.call('SADD', ARGV[4] .. ARGV[3], ARGV[5]) end
-if ARGV[6] == '' then
-  redis.call('ZREM', KEYS[2], ARGV[5])
+if ARGV[3] ~= '' then
+  local list = redis.call('HGET', KEYS[3], ARGV[3]) or ''
+  local next_list = list_with(list, ARGV[4])
+  if next_list ~= list then redis.call('HSET', KEYS[3], ARGV[3], next_list) end
+end
+if ARGV[5] == '' then
+  redis.call('ZREM', KEYS[2], ARGV[4])
 else
-  redis.call('ZADD', KEYS[2], ARGV[6], ARGV[5])
+  redis.call('ZADD', KEYS[2], ARGV[5], ARGV[4])
 end
 local keep = {}
-for i = 7, #ARGV do
+for i = 6, #ARGV do
   keep['flag:' .. ARGV[i]] = true
   keep['honoured:' .. ARGV[i]] = true
 end
@@ -37,12 +56,12 @@ end
 return version
 `;
 
-// KEYS[1] user set. ARGV[1] customer-key prefix. Returns each customer's whole hash (flat field/value list).
+// KEYS[1] user index (hash). ARGV[1] user id, ARGV[2] customer-key prefix.
+// Returns each customer's whole hash (flat field/value list).
 export const READ_BY_USER_SCRIPT = `
-local ids = redis.call('SMEMBERS', KEYS[1])
 local out = {}
-for i, id in ipairs(ids) do
-  local fields = redis.call('HGETALL', ARGV[1] .. id)
+for id in string.gmatch(redis.call('HGET', KEYS[1], ARGV[1]) or '', '%S+') do
+  local fields = redis.call('HGETALL', ARGV[2] .. id)
   if #fields > 0 then out[#out + 1] = fields end
 end
 return out

@@ -1,6 +1,6 @@
 /**
  * Owns the subscriber key family: `<prefix>:cus:<customer id>` (a hash: read_at, doc, user, version and
- * the card expiry marks), `<prefix>:user:<user id>` (a set of customer ids) and `<prefix>:idx:card-expiry`
+ * the card expiry marks), `<prefix>:users` (a hash: user id -> space-separated customer ids) and `<prefix>:idx:card-expiry`
  * (a sorted set of customers by the expiry of the earliest card that bills them). Every write goes through
  * one Lua script that compares read instants, so a snapshot read earlier than the stored one never
  * overwrites it, and the user index and the expiry index move in the same atomic step.
@@ -49,7 +49,7 @@ export interface SubscriberStore {
 interface ScriptedRedis extends Redis {
   subgateWriteSubscriber(hashKey: string, indexKey: string, ...args: string[]): Promise<number>;
   pipeline(): ReturnType<Redis['pipeline']> & { subgateWriteSubscriber(hashKey: string, indexKey: string, ...args: string[]): unknown };
-  subgateReadByUser(key: string, customerPrefix: string): Promise<string[][]>;
+  subgateReadByUser(userIndex: string, userId: string, customerPrefix: string): Promise<string[][]>;
   subgateRaiseFlag(hashKey: string, mark: string, at: string, source: string): Promise<RaiseFlagResult>;
   subgateHonour(hashKey: string, mark: string, at: string): Promise<HonourResult>;
 }
@@ -58,7 +58,7 @@ interface ScriptedRedis extends Redis {
 export function subscriberKeys(prefix: string) {
   return {
     customerPrefix: `${prefix}:cus:`,
-    userPrefix: `${prefix}:user:`,
+    userIndex: `${prefix}:users`,
     expiryIndex: `${prefix}:idx:card-expiry`,
   };
 }
@@ -67,24 +67,24 @@ export function createSubscriberStore(deps: { redis: Redis; prefix: string }): S
   const keys = subscriberKeys(deps.prefix);
   const redis = deps.redis as ScriptedRedis;
   if (typeof redis.subgateWriteSubscriber !== 'function') {
-    redis.defineCommand('subgateWriteSubscriber', { numberOfKeys: 2, lua: WRITE_SCRIPT });
+    redis.defineCommand('subgateWriteSubscriber', { numberOfKeys: 3, lua: WRITE_SCRIPT });
     redis.defineCommand('subgateReadByUser', { numberOfKeys: 1, lua: READ_BY_USER_SCRIPT });
     redis.defineCommand('subgateRaiseFlag', { numberOfKeys: 1, lua: RAISE_FLAG_SCRIPT });
     redis.defineCommand('subgateHonour', { numberOfKeys: 1, lua: HONOUR_SCRIPT });
   }
   const hashKey = (customerId: string) => keys.customerPrefix + customerId;
 
-  /** The script's arguments for one projection: keys, then read_at, doc, user, prefixes, score, marks to keep. */
+  /** The script's arguments for one projection: three keys, then read_at, doc, user, customer, score, marks to keep. */
   function writeArgs(projection: CustomerProjection): [string, string, ...string[]] {
     const { expiry_marks: _marks, ...doc } = projection;
     const score = expiryIndexScore(projection);
     return [
       hashKey(projection.customer),
       keys.expiryIndex,
+      keys.userIndex,
       String(projection.read_at),
       JSON.stringify(doc),
       projection.user ?? '',
-      keys.userPrefix,
       projection.customer,
       score === null ? '' : String(score),
       ...cardMarkKeys(projection),
@@ -114,7 +114,7 @@ export function createSubscriberStore(deps: { redis: Redis; prefix: string }): S
       return states;
     },
     async readByUser(userId) {
-      const hashes = await redis.subgateReadByUser(keys.userPrefix + userId, keys.customerPrefix);
+      const hashes = await redis.subgateReadByUser(keys.userIndex, userId, keys.customerPrefix);
       return hashes.map((flat) => parseHash(pairsToRecord(flat))?.projection).filter((p): p is CustomerProjection => !!p);
     },
     async write(projection) {
