@@ -4,7 +4,6 @@
  */
 import { once } from 'node:events';
 import { createServer } from 'node:http';
-import { loadConfig, type Config } from './config.js';
 import { createLogger } from './logger.js';
 import { buildApp } from './app.js';
 import { createQueues } from './queues.js';
@@ -15,22 +14,16 @@ import { createShutdown, exitOnSignals, systemClock } from './runtime.js';
 import { createStripeClient, createStripeGateway } from './adapters/stripe-gateway.js';
 import { createStripeBilling } from './adapters/stripe-billing.js';
 import { createCustomerSync } from './sync/customer-sync.js';
-import { createUpdateCardLinks, createUpdateCardUrlFor } from './billing/update-card-links.js';
+import { createUpdateCardUrlFor } from './billing/update-card-links.js';
 import { createAccessRestorer } from './billing/restore-access.js';
-import { createExpiryComponents } from './expiry/expiry-components.js';
+import { expiryComponentsFrom, loadConfigOrExit, updateCardLinksFrom } from './wiring.js';
 import { startWorkers } from '../workers/main.js';
 import { createOpsQueues } from './queues.js';
 import { createMetrics } from './metrics/metrics.js';
 import { createNoticeLedger } from './store/notice-ledger.js';
 import type { Queue } from 'bullmq';
 
-let config: Config;
-try {
-  config = loadConfig();
-} catch (err) {
-  console.error((err as Error).message);
-  process.exit(1);
-}
+const config = loadConfigOrExit();
 
 const logger = createLogger(config.logLevel);
 const redis = createFailFastConnection(config.redisUrl);
@@ -44,26 +37,8 @@ const clock = systemClock;
 // The update-card link needs Stripe here too: the portal session, and the re-read on the way back.
 const stripeClient = createStripeClient({ secretKey: config.stripe.secretKey, apiBase: config.stripe.apiBase });
 const billing = createStripeBilling(stripeClient);
-const links = config.linkSigningSecret
-  ? createUpdateCardLinks({ secret: config.linkSigningSecret, publicBaseUrl: config.publicBaseUrl, ttlDays: config.updateCardLinkTtlDays, clock })
-  : null;
-const expiry = createExpiryComponents({
-  redis,
-  prefix,
-  queues,
-  store,
-  billing,
-  clock,
-  logger,
-  policy: config.policy,
-  noticeDays: config.cardExpiryNoticeDays,
-  debounceMs: config.syncDebounceMs,
-  links,
-  publisherName: config.publisherName,
-  supportEmail: config.supportEmail,
-  newCardRecovery: config.newCardRecovery,
-  streamMaxLength: config.entitlementStreamMaxLength,
-});
+const links = updateCardLinksFrom(config, clock);
+const expiry = expiryComponentsFrom(config, { redis, queues, store, stripeClient, links, clock, logger });
 const syncCustomer = createCustomerSync({
   stripe: createStripeGateway(stripeClient),
   store,

@@ -2,17 +2,15 @@
  * Composition root of the worker process: config -> Redis, Stripe and queues -> the worker set.
  * `npm run start:worker` runs it alone; `npm start` starts it inside the API process.
  */
-import { loadConfig, type Config } from '../src/config.js';
+import type { Config } from '../src/config.js';
+import { expiryComponentsFrom, loadConfigOrExit, updateCardLinksFrom } from '../src/wiring.js';
 import { createLogger, type Logger } from '../src/logger.js';
 import { createQueues, upsertExpirySweep } from '../src/queues.js';
 import { createWorkerConnection } from '../src/store/redis-connections.js';
 import { createSubscriberStore } from '../src/store/subscriber-store.js';
 import { createEventLedger } from '../src/store/event-ledger.js';
 import { createStripeClient, createStripeGateway } from '../src/adapters/stripe-gateway.js';
-import { createStripeBilling } from '../src/adapters/stripe-billing.js';
 import { createMailer } from '../src/adapters/mailer.js';
-import { createUpdateCardLinks } from '../src/billing/update-card-links.js';
-import { createExpiryComponents } from '../src/expiry/expiry-components.js';
 import { createCustomerSync } from '../src/sync/customer-sync.js';
 import { createShutdown, exitOnSignals, isEntryPoint, systemClock } from '../src/runtime.js';
 import type { Clock } from '../src/domain/projection.js';
@@ -35,27 +33,8 @@ export async function startWorkers(config: Config, logger: Logger, clock: Clock 
   const stripe = createStripeGateway(stripeClient);
   const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.noticeFrom, logger });
   if (mailer.transport === 'log') logger.warn('SMTP_URL is not set: notices are written to the debug log, not sent');
-  const links = config.linkSigningSecret
-    ? createUpdateCardLinks({ secret: config.linkSigningSecret, publicBaseUrl: config.publicBaseUrl, ttlDays: config.updateCardLinkTtlDays, clock })
-    : null;
-  const expiry = createExpiryComponents({
-    redis: connection,
-    prefix,
-    queues,
-    store,
-    billing: createStripeBilling(stripeClient),
-    clock,
-    logger,
-    policy: config.policy,
-    noticeDays: config.cardExpiryNoticeDays,
-    debounceMs: config.syncDebounceMs,
-    links,
-    publisherName: config.publisherName,
-    supportEmail: config.supportEmail,
-    newCardRecovery: config.newCardRecovery,
-    streamMaxLength: config.entitlementStreamMaxLength,
-    mailer,
-  });
+  const links = updateCardLinksFrom(config, clock);
+  const expiry = expiryComponentsFrom(config, { redis: connection, queues, store, stripeClient, links, clock, logger, mailer });
   const syncCustomer = createCustomerSync({
     stripe,
     store,
@@ -125,13 +104,7 @@ export async function startWorkers(config: Config, logger: Logger, clock: Clock 
 }
 
 if (isEntryPoint(import.meta.url)) {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    console.error((err as Error).message);
-    process.exit(1);
-  }
+  const config = loadConfigOrExit();
   const logger = createLogger(config.logLevel);
   const workers = await startWorkers(config, logger);
   exitOnSignals(workers.close, logger);

@@ -4,27 +4,18 @@
  * resumes from its last page unless `--fresh` is given. Ctrl-C stops between pages, checkpoint saved.
  */
 import cliProgress from 'cli-progress';
-import { loadConfig, type Config } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { createQueues } from '../src/queues.js';
 import { createWorkerConnection, waitUntilReady } from '../src/store/redis-connections.js';
 import { createSubscriberStore } from '../src/store/subscriber-store.js';
 import { createEventLedger } from '../src/store/event-ledger.js';
 import { createStripeClient } from '../src/adapters/stripe-gateway.js';
-import { createStripeBilling } from '../src/adapters/stripe-billing.js';
-import { createUpdateCardLinks } from '../src/billing/update-card-links.js';
-import { createExpiryComponents } from '../src/expiry/expiry-components.js';
+import { expiryComponentsFrom, loadConfigOrExit, updateCardLinksFrom } from '../src/wiring.js';
 import { createOperations } from '../src/backfill/operations.js';
 import { BackfillStoppedError } from '../src/backfill/backfill-runner.js';
 import { systemClock } from '../src/runtime.js';
 
-let config: Config;
-try {
-  config = loadConfig();
-} catch (err) {
-  console.error((err as Error).message);
-  process.exit(1);
-}
+const config = loadConfigOrExit();
 
 // The progress line owns the terminal: only warnings and worse are logged while it runs.
 const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
@@ -36,24 +27,14 @@ const prefix = config.redisKeyPrefix;
 const queues = createQueues(connection, prefix);
 const store = createSubscriberStore({ redis: connection, prefix });
 const stripeClient = createStripeClient({ secretKey: config.stripe.secretKey, apiBase: config.stripe.apiBase });
-const expiry = createExpiryComponents({
+const expiry = expiryComponentsFrom(config, {
   redis: connection,
-  prefix,
   queues,
   store,
-  billing: createStripeBilling(stripeClient),
+  stripeClient,
+  links: updateCardLinksFrom(config, clock),
   clock,
   logger,
-  policy: config.policy,
-  noticeDays: config.cardExpiryNoticeDays,
-  debounceMs: config.syncDebounceMs,
-  links: config.linkSigningSecret
-    ? createUpdateCardLinks({ secret: config.linkSigningSecret, publicBaseUrl: config.publicBaseUrl, ttlDays: config.updateCardLinkTtlDays, clock })
-    : null,
-  publisherName: config.publisherName,
-  supportEmail: config.supportEmail,
-  newCardRecovery: config.newCardRecovery,
-  streamMaxLength: config.entitlementStreamMaxLength,
 });
 const operations = createOperations({
   redis: connection,
