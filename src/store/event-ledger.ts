@@ -10,9 +10,21 @@ const LEDGER_TTL_MS = 30 * 24 * 60 * 60 * 1000;
 
 export type EventOutcome = 'enqueued' | 'duplicate' | 'applied' | 'ignored' | 'no_customer';
 
+export type ClaimState = 'new' | 'pending' | 'enqueued';
+
+// Values: 'p<ms>' while the enqueue is unconfirmed, 'q<ms>' once it is (SETRANGE flips the first byte
+// and keeps the TTL).
+const PENDING = 'p';
+const ENQUEUED = 'q';
+
 export interface EventLedger {
-  /** true when this call claimed the id; false when it was claimed before. */
-  claim(eventId: string, receivedAt: number): Promise<boolean>;
+  /**
+   * 'new' when this call claimed the id; 'pending' when it was claimed but its enqueue was never
+   * confirmed (a crash between the two, or a concurrent delivery still in flight); 'enqueued' when done.
+   */
+  claim(eventId: string, receivedAt: number): Promise<ClaimState>;
+  /** Confirms the enqueue, so later deliveries are acknowledged without touching the queue. */
+  markEnqueued(eventId: string): Promise<void>;
   /** Undo a claim whose enqueue failed, so Stripe's retry is accepted. */
   release(eventId: string): Promise<void>;
   has(eventId: string): Promise<boolean>;
@@ -27,8 +39,13 @@ export function createEventLedger(deps: { redis: Redis; prefix: string }): Event
   const statsKey = `${deps.prefix}:stats:events`;
   return {
     async claim(eventId, receivedAt) {
-      const reply = await deps.redis.set(keyOf(eventId), String(receivedAt), 'PX', LEDGER_TTL_MS, 'NX');
-      return reply === 'OK';
+      // SET … NX GET (Redis 7): one round trip that claims, or says what the earlier claim got to.
+      const previous = await deps.redis.set(keyOf(eventId), PENDING + String(receivedAt), 'PX', LEDGER_TTL_MS, 'NX', 'GET');
+      if (previous === null) return 'new';
+      return previous.startsWith(ENQUEUED) ? 'enqueued' : 'pending';
+    },
+    async markEnqueued(eventId) {
+      await deps.redis.setrange(keyOf(eventId), 0, ENQUEUED);
     },
     async release(eventId) {
       await deps.redis.del(keyOf(eventId));
@@ -38,7 +55,7 @@ export function createEventLedger(deps: { redis: Redis; prefix: string }): Event
     },
     async receivedAt(eventId) {
       const value = await deps.redis.get(keyOf(eventId));
-      return value === null ? null : Number(value);
+      return value === null ? null : Number(value.slice(1));
     },
     async count(type, outcome) {
       await deps.redis.hincrby(statsKey, `${type}|${outcome}`, 1);

@@ -1,7 +1,10 @@
 /**
  * acceptEvent: the one way a Stripe event enters subgate, whether a webhook delivered it or missed-event
- * recovery found it in Stripe's event list. Claims the id in the ledger, then enqueues it; if the enqueue
- * fails the claim is undone so the next delivery (Stripe's retry, the next recovery run) is accepted.
+ * recovery found it in Stripe's event list. Claims the id in the ledger, enqueues it under the event id,
+ * then confirms the claim. If the enqueue fails the claim is undone, so the next delivery (Stripe's
+ * retry, the next recovery run) is accepted. A claim never confirmed (the process died between claim and
+ * enqueue) is enqueued again by the next delivery: BullMQ's job id keeps that from making a second job
+ * while the first exists, and a re-run of an event is harmless (it only asks for a refresh).
  */
 import type { EventLedger } from '../store/event-ledger.js';
 import type { StripeEventLike } from '../domain/stripe-shapes.js';
@@ -10,7 +13,7 @@ import { JOB, STRIPE_EVENT_JOB_OPTIONS, type Queues } from '../queues.js';
 export type AcceptOutcome = 'accepted' | 'duplicate';
 
 export interface AcceptEventDeps {
-  ledger: Pick<EventLedger, 'claim' | 'release'>;
+  ledger: Pick<EventLedger, 'claim' | 'release' | 'markEnqueued'>;
   queues: Pick<Queues, 'stripeEvents'>;
 }
 
@@ -18,13 +21,15 @@ export type AcceptEvent = (event: StripeEventLike, receivedAt: number) => Promis
 
 export function createEventAcceptor(deps: AcceptEventDeps): AcceptEvent {
   return async function acceptEvent(event, receivedAt) {
-    if (!(await deps.ledger.claim(event.id, receivedAt))) return 'duplicate';
+    const claim = await deps.ledger.claim(event.id, receivedAt);
+    if (claim === 'enqueued') return 'duplicate';
     try {
       await deps.queues.stripeEvents.add(JOB.stripeEvent, { event, receivedAt }, { ...STRIPE_EVENT_JOB_OPTIONS, jobId: event.id });
     } catch (err) {
-      await deps.ledger.release(event.id).catch(() => undefined);
+      if (claim === 'new') await deps.ledger.release(event.id).catch(() => undefined);
       throw err;
     }
-    return 'accepted';
+    await deps.ledger.markEnqueued(event.id);
+    return claim === 'new' ? 'accepted' : 'duplicate';
   };
 }

@@ -73,6 +73,18 @@ describe('POST /webhooks/stripe', () => {
     assert.deepEqual(await enqueuedIds(), []);
   });
 
+  test('a claim left unconfirmed by a crash between claim and enqueue is enqueued by the redelivery', async () => {
+    const event = newEvent();
+    assert.equal(await h.ledger.claim(event.id, h.clock.now()), 'new'); // the crashed attempt got this far
+    assert.deepEqual(await enqueuedIds(), []);
+    const redelivery = await h.deliver(event);
+    assert.equal(redelivery.status, 200);
+    assert.deepEqual(await enqueuedIds(), [event.id]);
+    assert.equal(await h.ledger.claim(event.id, h.clock.now()), 'enqueued');
+    await h.deliver(event);
+    assert.deepEqual(await enqueuedIds(), [event.id]);
+  });
+
   test('an event signed with the previous secret (rotation) is accepted', async () => {
     const event = newEvent();
     assert.equal((await h.deliver(event, { secret: OLD_WEBHOOK_SECRET })).status, 200);
