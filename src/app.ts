@@ -20,6 +20,8 @@ import { NotFoundError, createErrorMiddleware, resolveError, writeError } from '
 import { createAdminRouter, type AdminRouteDeps } from './http/admin-route.js';
 import { createMetricsRouter } from './http/metrics-route.js';
 import { createOpenApiRouter } from './http/openapi.js';
+import { createEntitlementEventsRouter } from './http/entitlement-events-route.js';
+import type { EntitlementChangeReader } from './store/entitlement-change-reader.js';
 import { createRequestLog } from './http/request-log.js';
 import type { Metrics } from './metrics/metrics.js';
 
@@ -40,6 +42,8 @@ export interface AppDeps {
   metrics?: Metrics;
   /** The /admin routes and Bull Board; mounted only when ADMIN_TOKEN is configured (else 404). */
   admin?: AdminRouteDeps;
+  /** Live entitlement changes at GET /v1/entitlements/events (SSE); without a reader that route answers 503. */
+  entitlementEvents?: { reader: EntitlementChangeReader; heartbeatMs?: number };
 }
 
 export type SubgateApp = RequestListener & { express: Express };
@@ -66,6 +70,14 @@ export function buildApp(deps: AppDeps): SubgateApp {
   // Request ids and access logs for everything below; the entitlement hot path above pays nothing.
   app.use(createRequestLog(deps.logger));
   app.use(createOpenApiRouter());
+  // Not the fast path's: that one matches the exact path '/v1/entitlements' only.
+  app.use(
+    createEntitlementEventsRouter({
+      checkToken: createTokenCheck(deps.entitlementTokens),
+      logger: deps.logger,
+      ...(deps.entitlementEvents ?? {}),
+    }),
+  );
   if (deps.metrics) app.use(createMetricsRouter(deps.metrics));
   if (deps.billing) app.use(createBillingRouter(deps.billing));
   app.use(

@@ -7,7 +7,8 @@ import { createServer } from 'node:http';
 import { createLogger } from './logger.js';
 import { buildApp } from './app.js';
 import { createQueues } from './queues.js';
-import { createFailFastConnection, waitForRedis } from './store/redis-connections.js';
+import { createFailFastConnection, createWorkerConnection, waitForRedis } from './store/redis-connections.js';
+import { createEntitlementChangeReader } from './store/entitlement-change-reader.js';
 import { createSubscriberStore } from './store/subscriber-store.js';
 import { createEventLedger } from './store/event-ledger.js';
 import { createShutdown, exitOnSignals, systemClock } from './runtime.js';
@@ -61,8 +62,21 @@ const metrics = createMetrics({
 });
 if (!config.adminToken) logger.warn('ADMIN_TOKEN is not set: /admin routes and Bull Board are off');
 
+// Live entitlement events: one blocking XREAD connection for the whole process, opened on first subscriber.
+const changeReader = createEntitlementChangeReader({
+  redis,
+  prefix,
+  openBlockingConnection: () => {
+    const connection = createWorkerConnection(config.redisUrl, 'subgate-events');
+    connection.on('error', (err) => logger.warn({ reason: err.message }, 'events redis connection error'));
+    return connection;
+  },
+  onError: (err) => logger.warn({ reason: err.message }, 'entitlement change reader error'),
+});
+
 const app = buildApp({
   metrics,
+  entitlementEvents: { reader: changeReader },
   ...(config.adminToken
     ? { admin: { adminToken: config.adminToken, store, clock, policy: config.policy, opsQueues, queues } }
     : {}),
@@ -102,6 +116,8 @@ const workers = process.argv.includes('--with-workers') ? await startWorkers(con
 
 const shutdown = createShutdown(
   [
+    // Ends the open event streams first, so the server can close.
+    { name: 'entitlement-events', run: () => changeReader.close() },
     {
       name: 'http',
       run: () =>

@@ -201,6 +201,25 @@ export function buildOpenApiDocument(): Record<string, unknown> {
           },
         },
       },
+      '/v1/entitlements/events': {
+        get: {
+          summary: 'Entitlement changes as Server-Sent Events, for clients that cache answers.',
+          description:
+            'One `event: change` per published change (`id:` is the Redis stream entry id, `data:` the change JSON: ' +
+            'customer, user, previous, next, version, at). Send `Last-Event-ID` to resume after that id; when it can no ' +
+            'longer be honoured (trimmed, unknown, malformed) the stream starts with `event: reset`: drop every cached ' +
+            'answer. `event: ready` marks the switch to live. Comment lines (`: keep-alive`) every 15 s.',
+          security: [{ entitlementToken: [] }],
+          parameters: [
+            { name: 'Last-Event-ID', in: 'header', required: false, schema: { type: 'string', pattern: '^[0-9]+-[0-9]+$' }, description: 'The id of the last change the client saw.' },
+          ],
+          responses: {
+            '200': { description: 'The event stream (open until either side closes it).', content: { 'text/event-stream': { schema: { type: 'string' } } } },
+            '401': error('Missing or wrong bearer token.'),
+            '503': error('Redis is unavailable, or this process does not serve live events.'),
+          },
+        },
+      },
       '/webhooks/stripe': {
         post: {
           summary: "Stripe's webhook endpoint.",

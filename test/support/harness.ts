@@ -9,6 +9,7 @@ import { buildApp } from '../../src/app.js';
 import { createSilentLogger, type Logger } from '../../src/logger.js';
 import { createQueues, type Queues } from '../../src/queues.js';
 import { createFailFastConnection, createWorkerConnection, waitUntilReady } from '../../src/store/redis-connections.js';
+import { createEntitlementChangeReader, type EntitlementChangeReader } from '../../src/store/entitlement-change-reader.js';
 import { createSubscriberStore, type SubscriberStore } from '../../src/store/subscriber-store.js';
 import { createEventLedger, type EventLedger } from '../../src/store/event-ledger.js';
 import { createStripeGateway, type StripeGateway } from '../../src/adapters/stripe-gateway.js';
@@ -45,6 +46,8 @@ export interface CardExpiryHarnessOptions {
   noticeRetry?: NoticeRetry;
   noticesPerSecond?: number;
   linkTtlDays?: number;
+  /** Base of update-card links (default PUBLIC_BASE_URL); a real listening address for browser tests. */
+  publicBaseUrl?: string;
 }
 
 export interface HarnessOptions {
@@ -58,6 +61,8 @@ export interface HarnessOptions {
   redisUrl?: string;
   policy?: PolicySettings;
   cardExpiry?: CardExpiryHarnessOptions;
+  /** Keep-alive interval of GET /v1/entitlements/events (default 15 s). */
+  eventsHeartbeatMs?: number;
 }
 
 export interface Harness {
@@ -78,6 +83,8 @@ export interface Harness {
   links: UpdateCardLinks | null;
   billing: StripeBilling | null;
   mailer: Mailer | null;
+  /** Feeds GET /v1/entitlements/events; its blocking connection opens on the first subscriber. */
+  changeReader: EntitlementChangeReader;
   startWorkers(overrides?: Partial<Pick<HarnessOptions, 'debounceMs' | 'stripeRequestsPerSecond'>>): WorkerSet;
   /** POSTs an event the way Stripe does: signed now with the current secret. */
   deliver(event: { id: string }, opts?: { secret?: string; timestamp?: number }): Promise<request.Response>;
@@ -110,7 +117,7 @@ export async function createHarness(options: HarnessOptions): Promise<Harness> {
   const ce = options.cardExpiry;
   const billing = ce ? createStripeBilling(stripe.client()) : null;
   const links = ce
-    ? createUpdateCardLinks({ secret: LINK_SECRET, publicBaseUrl: PUBLIC_BASE_URL, ttlDays: ce.linkTtlDays ?? 14, clock })
+    ? createUpdateCardLinks({ secret: LINK_SECRET, publicBaseUrl: ce.publicBaseUrl ?? PUBLIC_BASE_URL, ttlDays: ce.linkTtlDays ?? 14, clock })
     : null;
   const mailer = ce ? createMailer({ smtpUrl: ce.smtpUrl, from: `${PUBLISHER_NAME} <${SUPPORT_EMAIL}>`, logger, timeoutMs: 3000 }) : null;
   const expiryFor = (redis: Redis, side: Queues, store: SubscriberStore, withMailer: boolean) =>
@@ -152,7 +159,17 @@ export async function createHarness(options: HarnessOptions): Promise<Harness> {
     ...(apiExpiry ? { afterWrite: apiExpiry.afterWriteWithoutRecovery } : {}),
   });
 
+  const changeReader = createEntitlementChangeReader({
+    redis: apiRedis,
+    prefix,
+    openBlockingConnection: () => {
+      const connection = createWorkerConnection(url, 'test-events');
+      connection.on('error', () => {});
+      return connection;
+    },
+  });
   const app = buildApp({
+    entitlementEvents: { reader: changeReader, ...(options.eventsHeartbeatMs ? { heartbeatMs: options.eventsHeartbeatMs } : {}) },
     store,
     ledger,
     queues: apiQueues,
@@ -199,6 +216,7 @@ export async function createHarness(options: HarnessOptions): Promise<Harness> {
     links,
     billing,
     mailer,
+    changeReader,
     startWorkers(overrides = {}) {
       const set = createWorkerSet({
         connection: workerRedis,
@@ -249,6 +267,7 @@ export async function createHarness(options: HarnessOptions): Promise<Harness> {
       );
     },
     async close() {
+      await changeReader.close();
       await Promise.all(workerSets.map((set) => set.close()));
       await Promise.allSettled([apiQueues.close(), queues.close()]);
       mailer?.close();

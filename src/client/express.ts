@@ -1,0 +1,54 @@
+/**
+ * requireEntitlement: Express middleware that asks subgate about the signed-in reader and sets
+ * `req.entitlement`, so one line gates an article and the page renders the paywall variant by
+ * `req.entitlement.status`: 'anonymous' (log in), 'unavailable' (try again), card_expired /
+ * payment_failed (update your card: `update_card_url`), anything else not entitled (subscribe).
+ * It never sends a response itself: the app decides what a paywall looks like.
+ * Uses only Express's types, so importing `subgate/client` does not load Express.
+ */
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { EntitlementClient } from './entitlement-client.js';
+import type { EntitlementCheck } from './types.js';
+
+/** No reader is signed in: render "log in to keep reading". */
+export interface AnonymousEntitlement {
+  entitled: false;
+  status: 'anonymous';
+  source: 'none';
+  user: null;
+  update_card_url: null;
+}
+
+export type GateDecision = EntitlementCheck | AnonymousEntitlement;
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** Set by requireEntitlement. */
+      entitlement?: GateDecision;
+    }
+  }
+}
+
+export interface RequireEntitlementOptions {
+  client: Pick<EntitlementClient, 'checkUser'>;
+  /** The signed-in reader's user id (the one in Stripe customer metadata), or null/undefined when anonymous. */
+  getUserId: (req: Request) => string | null | undefined | Promise<string | null | undefined>;
+}
+
+export const ANONYMOUS: AnonymousEntitlement = Object.freeze({
+  entitled: false,
+  status: 'anonymous',
+  source: 'none',
+  user: null,
+  update_card_url: null,
+}) as AnonymousEntitlement;
+
+export function requireEntitlement(options: RequireEntitlementOptions): RequestHandler {
+  return async (req: Request, _res: Response, next: NextFunction) => {
+    const userId = await options.getUserId(req);
+    req.entitlement = userId ? await options.client.checkUser(userId) : ANONYMOUS;
+    next();
+  };
+}

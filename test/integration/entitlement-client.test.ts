@@ -1,0 +1,233 @@
+/**
+ * subgate/client against the real service: subgate's app and workers on a listening port, real Redis,
+ * signed webhooks; the client's cache, coalescing, timeouts, failure policy and live invalidation over
+ * GET /v1/entitlements/events.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { API_TOKEN, createHarness, type Harness } from '../support/harness.js';
+import { seedSubscriber, replaceCard, settleExpiry } from '../support/card-scenarios.js';
+import { createTestRedis, waitFor } from '../support/redis.js';
+import { createEntitlementClient, createSseParser, EntitlementClientError, type EntitlementClient, type SseMessage } from '../../src/client/index.js';
+
+async function listen(server: Server): Promise<string> {
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/** A global fetch that counts entitlement calls and can be switched off (an outage as the client sees it). */
+function countingFetch() {
+  const state = { checks: 0, down: false };
+  const wrapped: typeof fetch = async (input, init) => {
+    const url = String(input);
+    if (state.down) throw new TypeError('fetch failed');
+    if (url.includes('/v1/entitlements?')) state.checks++;
+    return fetch(input, init);
+  };
+  return { state, fetch: wrapped };
+}
+
+/** Reads an SSE response until `until` says stop, collecting messages (and whether a comment arrived). */
+async function readEvents(res: Response, until: (messages: SseMessage[], raw: string) => boolean, timeoutMs = 5000) {
+  const messages: SseMessage[] = [];
+  let raw = '';
+  const parser = createSseParser((m) => messages.push(m));
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  const deadline = setTimeout(() => void reader.cancel(), timeoutMs);
+  try {
+    while (!until(messages, raw)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      const text = decoder.decode(value, { stream: true });
+      raw += text;
+      parser.push(text);
+    }
+  } finally {
+    clearTimeout(deadline);
+    await reader.cancel().catch(() => undefined);
+  }
+  return { messages, raw };
+}
+
+describe('subgate/client against the real service', () => {
+  let h: Harness;
+  let server: Server;
+  let baseUrl: string;
+  const clients: EntitlementClient[] = [];
+  const client = (opts: Partial<Parameters<typeof createEntitlementClient>[0]> = {}) => {
+    const c = createEntitlementClient({ baseUrl, token: API_TOKEN, ...opts });
+    clients.push(c);
+    return c;
+  };
+  const events = (headers: Record<string, string> = {}) =>
+    fetch(`${baseUrl}/v1/entitlements/events`, { headers: { Authorization: `Bearer ${API_TOKEN}`, ...headers } });
+  const streamKey = () => `${h.prefix}:entitlement-changes`;
+
+  before(async () => {
+    h = await createHarness({ label: 'ent-client', cardExpiry: {}, eventsHeartbeatMs: 100 });
+    server = createServer(h.app);
+    baseUrl = await listen(server);
+  });
+  after(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+    await h.close();
+  });
+
+  test('100 concurrent asks for one reader make one HTTP call, and the next ask is served from the cache', async () => {
+    await seedSubscriber(h, { exp_month: 12, exp_year: 2031, user: 'coalesce-1' });
+    const counter = countingFetch();
+    const c = client({ fetch: counter.fetch, live: false });
+
+    const answers = await Promise.all(Array.from({ length: 100 }, () => c.checkUser('coalesce-1')));
+
+    assert.equal(counter.state.checks, 1);
+    assert.ok(answers.every((a) => a.entitled && a.status === 'active' && a.source === 'network'));
+    const again = await c.checkUser('coalesce-1');
+    assert.equal(again.source, 'cache');
+    assert.equal(counter.state.checks, 1);
+    assert.deepEqual({ ...c.stats(), invalidated: 0 }, { hits: 1, requests: 1, coalesced: 99, stale: 0, unavailable: 0, invalidated: 0, size: 1 });
+  });
+
+  test('a change event drops the cached answer: a reader whose card is fixed is let in before the TTL runs out', async () => {
+    const sub = await seedSubscriber(h, { exp_month: 12, exp_year: 2031, user: 'live-1', status: 'past_due', openInvoice: true, invoiceAgeDays: 30 });
+    await settleExpiry(h);
+    const counter = countingFetch();
+    const changes: string[] = [];
+    const c = client({ fetch: counter.fetch, cache: { ttlMs: 10 * 60_000 }, onChange: (change) => changes.push(change.customer) });
+    await c.whenLive();
+    const denied = await c.checkUser('live-1');
+    assert.equal(denied.entitled, false);
+    assert.equal((await c.checkUser('live-1')).source, 'cache');
+
+    // The reader pays: Stripe says active, and subgate hears it by a signed webhook.
+    const subscription = h.stripe.getSubscription(sub.subscriptionId)!;
+    subscription.status = 'active';
+    subscription.latest_invoice = null;
+    h.stripe.putSubscription(subscription);
+    assert.equal((await h.deliver(h.stripe.makeEvent('customer.subscription.updated', subscription))).status, 200);
+
+    await waitFor(() => changes.includes(sub.customerId), { message: 'the change event to reach the client' });
+    const allowed = await c.checkUser('live-1');
+    assert.deepEqual([allowed.entitled, allowed.status, allowed.source], [true, 'active', 'network']);
+    assert.equal(counter.state.checks, 2);
+  });
+
+  test('changes are resumable with Last-Event-ID, in order, then live', async () => {
+    const first = await events();
+    assert.equal(first.status, 200);
+    assert.match(first.headers.get('content-type') ?? '', /^text\/event-stream/);
+    const { messages } = await readEvents(first, (m) => m.some((x) => x.event === 'ready'));
+    const resumeFrom = messages.find((m) => m.event === 'ready')!.lastEventId;
+
+    // While nobody listens, two changes are published.
+    const a = await seedSubscriber(h, { exp_month: 12, exp_year: 2031, user: 'resume-a' });
+    const b = await seedSubscriber(h, { exp_month: 12, exp_year: 2031, user: 'resume-b' });
+
+    const resumed = await readEvents(await events({ 'Last-Event-ID': resumeFrom }), (m) => m.some((x) => x.event === 'ready'));
+    const replayed = resumed.messages.filter((m) => m.event === 'change').map((m) => JSON.parse(m.data).customer);
+    assert.deepEqual(replayed.filter((id) => id === a.customerId || id === b.customerId), [a.customerId, b.customerId]);
+    const ids = resumed.messages.filter((m) => m.event === 'change').map((m) => m.lastEventId);
+    assert.ok(ids.every((id) => id > resumeFrom || id.length > resumeFrom.length));
+    assert.equal(resumed.messages.at(-1)!.event, 'ready');
+    assert.deepEqual(JSON.parse(resumed.messages.at(-1)!.data), { resumed: true });
+  });
+
+  test('an id the stream no longer holds, or a malformed one, gets a reset event', async () => {
+    const redis = createTestRedis();
+    try {
+      // Entries older than the ones kept were trimmed away.
+      const old = await redis.xadd(streamKey(), '*', 'customer', 'cus_old', 'change', '{}');
+      await redis.xadd(streamKey(), '*', 'customer', 'cus_new', 'change', '{}');
+      await redis.xtrim(streamKey(), 'MAXLEN', 1);
+      const trimmed = await readEvents(await events({ 'Last-Event-ID': old! }), (m) => m.some((x) => x.event === 'ready'));
+      assert.deepEqual(trimmed.messages.map((m) => m.event), ['reset', 'ready']);
+      assert.deepEqual(JSON.parse(trimmed.messages[0]!.data), { reason: 'changes_lost' });
+
+      const bogus = await readEvents(await events({ 'Last-Event-ID': 'not-an-id' }), (m) => m.some((x) => x.event === 'ready'));
+      assert.deepEqual(bogus.messages.map((m) => m.event), ['reset', 'ready']);
+      const future = await readEvents(await events({ 'Last-Event-ID': '99999999999999-0' }), (m) => m.some((x) => x.event === 'ready'));
+      assert.deepEqual(future.messages.map((m) => m.event), ['reset', 'ready']);
+    } finally {
+      await redis.quit();
+    }
+  });
+
+  test('the events route wants the bearer token, sends keep-alives, and forgets a client that hung up', async () => {
+    const refused = await fetch(`${baseUrl}/v1/entitlements/events`);
+    assert.equal(refused.status, 401);
+    assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'unauthorized');
+    const wrong = await fetch(`${baseUrl}/v1/entitlements/events`, { headers: { Authorization: 'Bearer nope' } });
+    assert.equal(wrong.status, 401);
+
+    const before = h.changeReader.listenerCount;
+    const res = await events();
+    const { raw } = await readEvents(res, (_m, text) => text.includes(': keep-alive'));
+    assert.ok(raw.includes(': keep-alive\n\n'));
+    await waitFor(() => h.changeReader.listenerCount === before, { message: 'the listener to be removed after the client left' });
+  });
+
+  test('the live subscription reconnects after the connection drops and replays what it missed', async () => {
+    const states: string[] = [];
+    const c = client({ cache: { ttlMs: 10 * 60_000 }, live: { initialBackoffMs: 20, maxBackoffMs: 100 }, onLiveState: (s) => states.push(s) });
+    await c.whenLive();
+    const sub = await seedSubscriber(h, { exp_month: 12, exp_year: 2031, user: 'reconnect-1' });
+    await settleExpiry(h);
+    assert.equal((await c.checkUser('reconnect-1')).status, 'active');
+
+    // The server drops every connection; the change happens while the client is away.
+    server.closeAllConnections();
+    replaceCard(h, sub.customerId, { exp_month: 1, exp_year: 2020 });
+    const subscription = h.stripe.getSubscription(sub.subscriptionId)!;
+    subscription.status = 'canceled';
+    h.stripe.putSubscription(subscription);
+    assert.equal((await h.deliver(h.stripe.makeEvent('customer.subscription.deleted', subscription))).status, 200);
+    await h.settle();
+
+    await waitFor(async () => (await c.checkUser('reconnect-1')).status === 'canceled', { message: 'the missed change to be replayed' });
+    assert.ok(states.filter((s) => s === 'live').length >= 2, `reconnected (${states.join(' -> ')})`);
+  });
+
+  test('fail closed when subgate is unreachable; staleIfErrorMs serves the last answer for a bounded time', async () => {
+    await seedSubscriber(h, { exp_month: 12, exp_year: 2031, user: 'outage-1' });
+    const strict = countingFetch();
+    const closed = client({ fetch: strict.fetch, live: false, cache: { ttlMs: 0 } });
+    assert.equal((await closed.checkUser('outage-1')).entitled, true);
+    strict.state.down = true;
+    const refused = await closed.checkUser('outage-1');
+    assert.deepEqual([refused.entitled, refused.status, refused.source], [false, 'unavailable', 'unavailable']);
+
+    const lenient = countingFetch();
+    const stale = client({ fetch: lenient.fetch, live: false, cache: { ttlMs: 0 }, staleIfErrorMs: 300 });
+    assert.equal((await stale.checkUser('outage-1')).source, 'network');
+    lenient.state.down = true;
+    const served = await stale.checkUser('outage-1');
+    assert.deepEqual([served.entitled, served.source], [true, 'stale']);
+    await waitFor(async () => (await stale.checkUser('outage-1')).status === 'unavailable', { message: 'the stale window to close' });
+  });
+
+  test('a call that hangs is cut off by the timeout and fails closed', async () => {
+    const hanging = createServer(() => undefined); // accepts, never answers
+    const url = await listen(hanging);
+    try {
+      const c = client({ baseUrl: url, live: false, timeoutMs: 100 });
+      const answer = await c.checkUser('anyone');
+      assert.equal(answer.status, 'unavailable');
+      assert.match(answer.source === 'unavailable' ? answer.error : '', /Timeout|abort/i);
+    } finally {
+      hanging.closeAllConnections();
+      await new Promise((r) => hanging.close(r));
+    }
+  });
+
+  test('a wrong token is a caller bug: it throws rather than failing closed quietly', async () => {
+    const c = client({ token: 'wrong', live: false });
+    await assert.rejects(c.checkUser('anyone'), (err: unknown) => err instanceof EntitlementClientError && err.status === 401 && err.code === 'unauthorized');
+  });
+});
