@@ -24,6 +24,8 @@ export const JOB = {
   expiryCheck: 'expiry-check',
   /** The card grace ends: re-evaluate and publish the entitlement. */
   graceEnd: 'grace-end',
+  /** A past_due subscription's payment grace ends: re-evaluate and publish the entitlement. */
+  pastDueGraceEnd: 'past-due-grace-end',
   /** An event said something about a card at once (decline, expiring source, paid invoice). */
   expirySignal: 'expiry-signal',
   /** The safety net: re-plan every card due or near its window, from the expiry index. */
@@ -65,6 +67,11 @@ export interface CardJobData {
   via?: 'schedule' | 'sweep';
 }
 
+export interface PastDueGraceEndJobData {
+  customerId: string;
+  subscriptionId: string;
+}
+
 export interface ExpirySignalJobData {
   signal: ExpirySignal;
   eventId: string;
@@ -79,10 +86,11 @@ export type CardExpiryJobName =
   | typeof JOB.expiryNotice
   | typeof JOB.expiryCheck
   | typeof JOB.graceEnd
+  | typeof JOB.pastDueGraceEnd
   | typeof JOB.expirySignal
   | typeof JOB.expirySweep;
 
-export type CardExpiryJobData = CardJobData | ExpirySignalJobData | ExpirySweepJobData;
+export type CardExpiryJobData = CardJobData | PastDueGraceEndJobData | ExpirySignalJobData | ExpirySweepJobData;
 
 export type NoticeJobData = NoticeRequest;
 

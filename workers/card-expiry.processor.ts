@@ -12,6 +12,7 @@ import {
   type CardExpiryJobName,
   type CardJobData,
   type ExpirySignalJobData,
+  type PastDueGraceEndJobData,
 } from '../src/queues.js';
 
 export interface CardExpiryProcessorDeps {
@@ -29,6 +30,7 @@ export function createCardExpiryProcessor(deps: CardExpiryProcessorDeps) {
     [JOB.expiryNotice]: (data) => deps.service.runNoticeWindow(data as CardJobData),
     [JOB.expiryCheck]: (data) => deps.service.runExpiryCheck(data as CardJobData),
     [JOB.graceEnd]: (data) => deps.service.runGraceEnd(data as CardJobData),
+    [JOB.pastDueGraceEnd]: (data) => deps.service.runGraceEnd(data as PastDueGraceEndJobData),
     [JOB.expirySignal]: (data) => deps.service.applySignal((data as ExpirySignalJobData).signal),
     [JOB.expirySweep]: async () => ({ outcome: 'swept', ...(await deps.sweep.sweep()) }),
   } satisfies Record<CardExpiryJobName, Handler>;

@@ -6,7 +6,7 @@
  */
 import { DAY_MS, tryCardExpiresAt } from './card-expiry.js';
 import { effectiveExpiry, isFlagged, isHonoured } from './card-marks.js';
-import type { CardExpiryMark, CardSnapshot, CustomerProjection, SubscriptionStatus } from './projection.js';
+import type { CardExpiryMark, CardSnapshot, CustomerProjection, SubscriptionSnapshot, SubscriptionStatus } from './projection.js';
 
 /** Subscriptions whose card still gets charged: only these make a card worth a notice or a flag. */
 const BILLED_STATUSES: ReadonlySet<SubscriptionStatus> = new Set(['active', 'trialing', 'past_due']);
@@ -86,6 +86,25 @@ export function planExpiryJobs(input: PlanInput): PlannedExpiryJob[] {
     jobs.push({ kind: 'grace_end', windowDays: null, runAt: graceEnd, jobId: `grace-${base}` });
   }
   return jobs.sort((a, b) => a.runAt - b.runAt);
+}
+
+/**
+ * When a past_due subscription's payment grace runs out the answer changes with no event from Stripe:
+ * one job per subscription and failure start re-evaluates and publishes it then. Deterministic ids, so
+ * planning again after every refresh adds nothing.
+ */
+export function planPastDueGraceEnds(input: {
+  customerId: string;
+  subscriptions: readonly SubscriptionSnapshot[];
+  pastDueGraceDays: number;
+  now: number;
+}): Array<{ subscriptionId: string; runAt: number; jobId: string }> {
+  return input.subscriptions.flatMap((sub) => {
+    if (sub.status !== 'past_due' || sub.past_due_since === null) return [];
+    const runAt = sub.past_due_since + input.pastDueGraceDays * DAY_MS;
+    const jobId = `pastdue-${input.customerId}-${sub.id}-${sub.past_due_since}`;
+    return runAt > input.now ? [{ subscriptionId: sub.id, runAt, jobId }] : [];
+  });
 }
 
 /** The open window with the fewest days left at `now`, or null when none is open (or the card has expired). */

@@ -50,7 +50,7 @@ export class NotProjectedYetError extends Error {
 export interface CardExpiryService {
   runNoticeWindow(data: CardJobData): Promise<ExpiryJobResult>;
   runExpiryCheck(data: CardJobData): Promise<ExpiryJobResult>;
-  runGraceEnd(data: CardJobData): Promise<ExpiryJobResult>;
+  runGraceEnd(data: { customerId: string }): Promise<ExpiryJobResult>;
   applySignal(signal: ExpirySignal): Promise<ExpiryJobResult>;
 }
 

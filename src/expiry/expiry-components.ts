@@ -73,6 +73,7 @@ export function createExpiryComponents(deps: ExpiryComponentsDeps): ExpiryCompon
     clock: deps.clock,
     noticeDays: deps.noticeDays,
     graceDays: deps.policy.cardExpiredGraceDays,
+    pastDueGraceDays: deps.policy.pastDueGraceDays,
     ...(deps.horizonMs !== undefined ? { horizonMs: deps.horizonMs } : {}),
   });
   const requestSync = createSyncRequester({ queue: deps.queues.customerSync, clock: deps.clock, debounceMs: deps.debounceMs });

@@ -5,10 +5,10 @@
  * set per subscriber; the daily sweep adds each card's jobs as they come within the horizon.
  */
 import type { Clock, CustomerProjection } from '../domain/projection.js';
-import { billedCards, planExpiryJobs, type BilledCard, type PlannedExpiryJob } from '../domain/expiry-plan.js';
+import { billedCards, planExpiryJobs, planPastDueGraceEnds, type BilledCard, type PlannedExpiryJob } from '../domain/expiry-plan.js';
 import { isFlagged, isHonoured } from '../domain/card-marks.js';
 import { DAY_MS } from '../domain/card-expiry.js';
-import { JOB, cardExpiryJobOptions, type CardExpiryJobName, type CardJobData, type Queues } from '../queues.js';
+import { JOB, cardExpiryJobOptions, type CardExpiryJobName, type CardJobData, type PastDueGraceEndJobData, type Queues } from '../queues.js';
 
 export interface ExpiryScheduler {
   /** Plans every card billing this customer; returns how many jobs were handed to BullMQ. */
@@ -23,7 +23,7 @@ export interface ExpiryScheduler {
 
 export interface ScheduledJob {
   name: CardExpiryJobName;
-  data: CardJobData;
+  data: CardJobData | PastDueGraceEndJobData;
   jobId: string;
   runAt: number;
 }
@@ -33,6 +33,8 @@ export interface ExpirySchedulerDeps {
   clock: Clock;
   noticeDays: readonly number[];
   graceDays: number;
+  /** PAST_DUE_GRACE_DAYS: its end changes the answer with no event, so it gets a job too. */
+  pastDueGraceDays?: number;
   /** How far ahead to add jobs; default: the widest window plus three days of slack for the daily sweep. */
   horizonMs?: number;
 }
@@ -70,11 +72,24 @@ export function createExpiryScheduler(deps: ExpirySchedulerDeps): ExpirySchedule
     const now = deps.clock.now();
     const marks = projection.expiry_marks;
     // A card already flagged or proven to pay has had its expiry handled: only a grace end may remain.
-    return billedCards(projection).flatMap((card) =>
+    const cardJobs = billedCards(projection).flatMap((card) =>
       planCard(projection.customer, card, now, via).filter(
         (job) => job.name === JOB.graceEnd || !(isFlagged(card, marks) || isHonoured(card, marks)),
       ),
     );
+    if (deps.pastDueGraceDays === undefined) return cardJobs;
+    const pastDueJobs = planPastDueGraceEnds({
+      customerId: projection.customer,
+      subscriptions: projection.subscriptions,
+      pastDueGraceDays: deps.pastDueGraceDays,
+      now,
+    }).map(({ subscriptionId, runAt, jobId }) => ({
+      name: JOB.pastDueGraceEnd,
+      jobId,
+      runAt,
+      data: { customerId: projection.customer, subscriptionId },
+    }));
+    return [...cardJobs, ...pastDueJobs];
   }
 
   return {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DAY_MS, cardExpiresAt } from '../../src/domain/card-expiry.js';
 import {
+  planPastDueGraceEnds,
   billedCards,
   cardsProvenByPayment,
   cardsToFlag,
@@ -147,5 +148,30 @@ describe('decisions when a job runs', () => {
     assert.deepEqual(cardsProvenByPayment(p, EXPIRES - 1, 'sub_x'), []);
     assert.deepEqual(cardsProvenByPayment(p, EXPIRES + 1, 'sub_other'), []);
     assert.deepEqual(cardsProvenByPayment(p, EXPIRES + 1, null).map((c) => c.id), ['pm_1']);
+  });
+});
+
+describe('planPastDueGraceEnds', () => {
+  const sub = (over: Partial<SubscriptionSnapshot>): SubscriptionSnapshot => ({
+    id: 'sub_1',
+    status: 'past_due',
+    current_period_end: null,
+    cancel_at_period_end: false,
+    card: null,
+    past_due_since: Date.UTC(2027, 1, 27, 10),
+    created: 0,
+    ...over,
+  });
+
+  it('a past_due subscription gets one job at failure + grace, across a month end', () => {
+    const jobs = planPastDueGraceEnds({ customerId: 'cus_1', subscriptions: [sub({})], pastDueGraceDays: 7, now: Date.UTC(2027, 1, 28) });
+    assert.deepEqual(jobs, [{ subscriptionId: 'sub_1', runAt: Date.UTC(2027, 2, 6, 10), jobId: `pastdue-cus_1-sub_1-${Date.UTC(2027, 1, 27, 10)}` }]);
+  });
+
+  it('no job once the grace is over, for other statuses, or without a failure instant', () => {
+    const now = Date.UTC(2027, 2, 6, 10);
+    assert.deepEqual(planPastDueGraceEnds({ customerId: 'cus_1', subscriptions: [sub({})], pastDueGraceDays: 7, now }), []);
+    assert.deepEqual(planPastDueGraceEnds({ customerId: 'cus_1', subscriptions: [sub({ status: 'active' })], pastDueGraceDays: 7, now: 0 }), []);
+    assert.deepEqual(planPastDueGraceEnds({ customerId: 'cus_1', subscriptions: [sub({ past_due_since: null })], pastDueGraceDays: 7, now: 0 }), []);
   });
 });
