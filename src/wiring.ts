@@ -2,6 +2,7 @@
  * The pieces every composition root (API, worker, resync CLI) builds the same way from Config, so the
  * three entry points only say what differs between them.
  */
+import { existsSync } from 'node:fs';
 import type Stripe from 'stripe';
 import type { Redis } from 'ioredis';
 import { loadConfig, type Config } from './config.js';
@@ -14,9 +15,13 @@ import { createStripeBilling } from './adapters/stripe-billing.js';
 import { createUpdateCardLinks, type UpdateCardLinks } from './billing/update-card-links.js';
 import { createExpiryComponents } from './expiry/expiry-components.js';
 
-/** loadConfig(), or one line naming the bad variable on stderr and exit 1. */
+/**
+ * loadConfig(), or one line naming the bad variable on stderr and exit 1. A `.env` in the working
+ * directory is read first, for `npm start` on a laptop; variables already set in the environment win.
+ */
 export function loadConfigOrExit(): Config {
   try {
+    if (existsSync('.env')) process.loadEnvFile('.env');
     return loadConfig();
   } catch (err) {
     console.error((err as Error).message);
