@@ -3,8 +3,9 @@
  * all measured in one run on this machine. Servers run compiled, one at a time, each in its own child
  * process; autocannon runs here; Redis is a throwaway redis-server on a free port. Writes
  * bench/RESULTS.md and bench/results.json (quick runs: bench/tmp/), and exits non-zero only on errors.
- *   --quick    3 s per figure and a 5,000-event backlog: under two minutes
- *   --profile  also writes `node --cpu-prof` profiles of the API and worker processes to bench/tmp/profiles
+ *   --quick    3 s per figure, a 5,000-event backlog and the expiry sweep among 100,000 instead of
+ *              1,000,000 subscribers: under two minutes
+ *   --profile  also writes `node --cpu-prof` profiles of the API, worker and sweep processes to bench/tmp/profiles
  *              (summarise one with `npx tsx bench/profile-summary.ts <file>`)
  */
 import { mkdirSync } from 'node:fs';
@@ -18,6 +19,8 @@ import { interleaved, type Contender, type LoadResult } from './lib/load.js';
 import { buildServers, startServer, REPO_ROOT, type ServerName, type ServerProcess } from './lib/server-process.js';
 import { deletePrefix, redisVersion, seedBaselineHashes, seedCustomers, subscriberMemory, usedMemory } from './lib/redis-data.js';
 import { measureWorkers } from './lib/worker-figures.js';
+import { STRIPE_REREAD_LABEL, SWEEP_EXPIRED, describeSweep, sweepProblems, type SweepFigures } from './lib/expiry-sweep.js';
+import { runExpirySweep } from './lib/sweep-runner.js';
 import { absolute, compared, machineMeta, notYetBuilt, writeResults, type Figure, type RunRecord } from './lib/report.js';
 
 const quick = process.argv.includes('--quick');
@@ -37,6 +40,10 @@ const S = {
   maxWebhookRate: 4000,
   workerConcurrency: 8,
   debounceMs: 500,
+  /** The expiry sweep: 10,000 expired cards among 10,000 subscribers, and among this many. */
+  sweepBig: quick ? 100_000 : 1_000_000,
+  sweepConcurrency: 64,
+  sweepTargetS: 5,
 };
 const PREFIX = 'bench';
 const B4_PREFIX = 'benchb4';
@@ -173,7 +180,53 @@ async function main(): Promise<void> {
     if (workers.timedOut || workers.burstTimedOut) problems.push('workers: the queues did not drain in time');
     if (workers.eventsFailed > 0 || workers.syncsFailed > 0) problems.push(`workers: ${workers.eventsFailed} event jobs and ${workers.syncsFailed} sync jobs failed`);
 
+    // The expiry sweep, on a Redis of its own (each scale flushes it), in a compiled child per scale. The
+    // 10,000 scale runs before and after the big one, so drift on a shared machine is averaged into the
+    // ratio's baseline rather than landing on one side of it; full runs then time it once with the stub.
+    pools.clear();
+    const sweepRedis = await startDisposableRedis();
+    const sweeps: { small: SweepFigures[]; big: SweepFigures; stub: SweepFigures | null } = { small: [], big: null as never, stub: null };
+    try {
+      const sweepAt = async (subscribers: number, stripe: 'double' | 'stub' = 'double') => {
+        log(`expiry sweep: ${SWEEP_EXPIRED.toLocaleString('en-US')} expired cards among ${subscribers.toLocaleString('en-US')} subscribers (Stripe ${stripe})`);
+        const f = await runExpirySweep({
+          redisUrl: sweepRedis.url,
+          subscribers,
+          stripe,
+          concurrency: S.sweepConcurrency,
+          timeoutMs: 120_000,
+          ...(profile ? { cpuProfileDir } : {}),
+        });
+        log(`expiry sweep: ${describeSweep(f)}`);
+        problems.push(...sweepProblems(f));
+        return f;
+      };
+      sweeps.small.push(await sweepAt(10_000));
+      sweeps.big = await sweepAt(S.sweepBig);
+      sweeps.small.push(await sweepAt(10_000));
+      if (!quick) sweeps.stub = await sweepAt(10_000, 'stub');
+    } finally {
+      await sweepRedis.stop();
+    }
+
     const mb = (bytes: number) => bytes / 1024 / 1024;
+    const seconds = (ms: number) => ms / 1000;
+    const sweepSmallS = seconds(sweeps.small.reduce((sum, f) => sum + f.totalMs, 0) / sweeps.small.length);
+    const sweepBigS = seconds(sweeps.big.totalMs);
+    const bigLabel = S.sweepBig.toLocaleString('en-US');
+    const sweepDetail = (f: SweepFigures) =>
+      `seeded in ${seconds(f.seedMs).toFixed(1)} s, sweep job done at ${seconds(f.sweepDoneMs).toFixed(2)} s, all flagged at ${seconds(f.totalMs).toFixed(2)} s`;
+    const sweepBigFigure = compared({
+      id: quick ? 'expiry_sweep_100k' : 'expiry_sweep_1m',
+      figure: `Expiry sweep: flag 10,000 expired cards among ${bigLabel}${quick ? ' (quick run: the full run uses 1,000,000)' : ''}, same path (Stripe double)`,
+      value: sweepBigS,
+      unit: 's',
+      baseline: { name: '10,000 among 10,000', value: sweepSmallS },
+      atMost: 1.2,
+      target: `< ${S.sweepTargetS} s and ≤ 1.2 × the 10,000 time`,
+      note: `${sweepDetail(sweeps.big)}; expiry index ${sweeps.big.indexSize.toLocaleString('en-US')}, sweep read ${(sweeps.big.sweep?.customers ?? 0).toLocaleString('en-US')} customers; Redis ${sweeps.big.redisUsedMemory}`,
+    });
+    sweepBigFigure.met = sweepBigFigure.met === true && sweepBigS < S.sweepTargetS;
     const figures: Figure[] = [
       absolute({ id: 'b1_rps', figure: 'B1 bare Express 5, constant JSON', value: b1.rps, unit: 'req/s' }),
       absolute({ id: 'b2_rps', figure: 'B2 bare Express 5 + ioredis HGETALL (10 fields)', value: b2.rps, unit: 'req/s' }),
@@ -215,8 +268,21 @@ async function main(): Promise<void> {
         note: `RSS once started, before any load: API ${mb(idle.api).toFixed(0)} MB, B1 ${mb(idle.b1).toFixed(0)} MB`,
       }),
       compared({ id: 'api_peak_rss_webhooks', figure: 'API peak RSS after webhook load too', value: mb(rssAfterHooks.api), unit: 'MB', baseline: { name: 'B4', value: mb(rssAfterHooks.b4) } }),
-      notYetBuilt('expiry_sweep_10k', 'Expiry sweep: flag 10,000 expired cards among 10,000', 's', '< 5 s', 'card-expiry issue'),
-      notYetBuilt('expiry_sweep_1m', 'Expiry sweep: 10,000 among 1,000,000 (ratio to 10,000)', 's', '< 5 s and ≤ 1.2 × the 10,000 time', 'card-expiry issue'),
+      {
+        ...absolute({
+          id: 'expiry_sweep_10k',
+          figure: `Expiry sweep: flag 10,000 expired cards among 10,000, sweep job queued -> last card flagged (worker concurrency ${S.sweepConcurrency}; ${STRIPE_REREAD_LABEL.double})`,
+          value: sweepSmallS,
+          unit: 's',
+          target: `< ${S.sweepTargetS} s`,
+          note:
+            (sweeps.small.length > 1 ? `mean of ${sweeps.small.map((f) => `${seconds(f.totalMs).toFixed(2)} s`).join(' and ')}, run before and after the ${bigLabel}; ` : '') +
+            sweeps.small.map(sweepDetail).join(' / ') +
+            (sweeps.stub ? `; with an in-process Stripe stub instead: ${seconds(sweeps.stub.totalMs).toFixed(2)} s` : ''),
+        }),
+        met: sweepSmallS < S.sweepTargetS,
+      },
+      sweepBigFigure,
       notYetBuilt('client_cache_rps', 'Client cache: warm check() calls/s vs calls to the service', 'calls/s', '—', 'content-gate issue'),
       notYetBuilt('client_cache_invalidation_p99', 'Client cache: invalidation lag p99 (card fixed -> cache dropped)', 'ms', '≤ 500 ms', 'content-gate issue'),
     ];
@@ -227,6 +293,7 @@ async function main(): Promise<void> {
       'Servers: compiled with tsc into bench/tmp/build and run with plain `node`, each in its own child process, NODE_ENV=production; peak RSS is the child\'s own process.resourceUsage().maxRSS, read after the GET turns (and again after the webhook turns).',
       `Redis: a throwaway redis-server ${await redisVersion(redis)} on a free 127.0.0.1 port, shared by every figure; B2 uses default ioredis options, B3 and subgate's API connection use enableAutoPipelining.`,
       `Webhooks: each run posts distinct customer.subscription.updated events of ~${(Buffer.byteLength(signedEventPool(1, ids, WEBHOOK_SECRET, 'size')[0]!.payload) / 1024).toFixed(1)} KB, signed with the SDK's generateTestHeaderString just before the run.`,
+      `Expiry sweep: ${SWEEP_EXPIRED.toLocaleString('en-US')} projections with a card that expired two weeks before the run's clock, spread evenly among 10,000 and among ${bigLabel} (the rest expire 2 to 5 years out), written through the store's write script, on a throwaway Redis of its own. In a compiled child process (bench/servers/subgate-sweep.ts) the real card-expiry processor runs as a BullMQ worker at concurrency ${S.sweepConcurrency} (production: WORKER_CONCURRENCY, default 8) on one worker connection as workers/main.ts wires it; an expiry-sweep job is queued and the clock stops when the ${SWEEP_EXPIRED.toLocaleString('en-US')}th expiry check answers 'flagged' (each: read the projection, re-read the card from the Stripe double in the orchestrator through createStripeBilling and the SDK, raise the flag, publish the entitlement change, queue the card_expired notice). The sweep and the checks overlap, as in production. Stripe's own latency and rate limit are not in the figure.`,
       `Workers: the real createWorkerSet (concurrency ${S.workerConcurrency}, debounce ${S.debounceMs} ms, Stripe budget 10,000 req/s) in a child process; the Stripe double in the orchestrator; backlog enqueued first in ${(workers.enqueueMs / 1000).toFixed(1)} s via Queue.add with STRIPE_EVENT_JOB_OPTIONS; events spread evenly over all customers; worker peak RSS ${mb(workers.workerPeakRss).toFixed(0)} MB.`,
     );
     if (profile) notes.push('This run was profiled (--profile): CPU profiles of the API and worker processes are in bench/tmp/profiles, and profiling slows them.');
@@ -240,6 +307,7 @@ async function main(): Promise<void> {
       fixedRate: S.fixedRate,
       customers: S.customers,
       backlog: S.backlog,
+      sweepBig: S.sweepBig,
     });
     mkdirSync(OUT_DIR, { recursive: true });
     const suffix = quick ? '.quick' : '';
