@@ -3,20 +3,10 @@
  * limited to what a receipt shows (brand, last4, expiry).
  */
 import type { Entitlement } from '../domain/projection.js';
+// The wire shape is defined once, by the published client; the server must produce exactly it.
+import type { EntitlementBody } from '../client/types.js';
 
-export interface EntitlementBody {
-  customer: string | null;
-  user: string | null;
-  entitled: boolean;
-  status: Entitlement['status'];
-  reason: Entitlement['reason'];
-  message: string;
-  grace_until: string | null;
-  subscription: { id: string; status: string; current_period_end: string | null } | null;
-  card: { brand: string; last4: string; exp_month: number; exp_year: number; expired: boolean } | null;
-  update_card_url: string | null;
-  checked_at: string;
-}
+export type { EntitlementBody };
 
 /** Reader-facing wording a content service may show as is. */
 const MESSAGES: Record<Entitlement['reason'], string> = {
