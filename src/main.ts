@@ -17,6 +17,7 @@ import { createStripeBilling } from './adapters/stripe-billing.js';
 import { createCustomerSync } from './sync/customer-sync.js';
 import { createUpdateCardUrlFor } from './billing/update-card-links.js';
 import { createAccessRestorer } from './billing/restore-access.js';
+import { createReturnThrottle } from './store/return-throttle.js';
 import { expiryComponentsFrom, loadConfigOrExit, updateCardLinksFrom } from './wiring.js';
 import { startWorkers } from '../workers/main.js';
 import { createOpsQueues } from './queues.js';
@@ -97,7 +98,12 @@ const app = buildApp({
         billing: {
           links,
           portal: billing,
-          restoreAccess: createAccessRestorer({ syncCustomer, store, recovery: expiry.recovery }),
+          restoreAccess: createAccessRestorer({
+            syncCustomer,
+            store,
+            recovery: expiry.recovery,
+            throttle: createReturnThrottle({ redis, prefix }),
+          }),
           publisherReturnUrl: config.publisherReturnUrl,
           publisherName: config.publisherName,
           supportEmail: config.supportEmail,

@@ -3,6 +3,7 @@
  * portal has just set the new default card; its webhook may take a while), make the new card count, and
  * re-read again if that changed anything, so the reader lands on the publisher's page with access back.
  */
+import type { ReturnThrottle } from '../store/return-throttle.js';
 import type { SubscriberStore } from '../store/subscriber-store.js';
 import type { SyncCustomer } from '../sync/customer-sync.js';
 import type { CardRecovery } from './card-recovery.js';
@@ -13,8 +14,11 @@ export function createAccessRestorer(deps: {
   syncCustomer: SyncCustomer;
   store: Pick<SubscriberStore, 'read'>;
   recovery: CardRecovery;
+  /** Optional: at most one re-read per customer per window (a reload or a re-opened link is free). */
+  throttle?: ReturnThrottle;
 }): RestoreAccess {
   return async (customerId) => {
+    if (deps.throttle && !(await deps.throttle.tryAcquire(customerId))) return;
     await deps.syncCustomer(customerId);
     const projection = await deps.store.read(customerId);
     if (projection === null) return;

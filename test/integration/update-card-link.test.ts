@@ -111,6 +111,19 @@ describe('update-card link', () => {
     assert.equal(await h.queues.stripeEvents.count(), 0, 'no webhook was involved');
   });
 
+  test('reloading the return page (or re-opening its link) does not re-read Stripe again within the window', async () => {
+    const sub = await seedSubscriber(h, { exp_month: 9, exp_year: 2031 });
+    await settleExpiry(h);
+    const token = new URL(h.links!.urlFor(sub.customerId)).searchParams.get('token')!;
+    const reads = () => h.stripe.count({ method: 'GET', path: `/v1/customers/${sub.customerId}` });
+    const before = reads();
+    assert.equal((await request(h.app).get('/billing/return').query({ token })).status, 303);
+    const afterFirst = reads();
+    assert.ok(afterFirst > before, 'the first return re-read the customer');
+    for (let i = 0; i < 5; i++) assert.equal((await request(h.app).get('/billing/return').query({ token })).status, 303);
+    assert.equal(reads(), afterFirst, 'reloads within the window made no Stripe call');
+  });
+
   test('the new card counts at once: set on the past_due subscription, open invoice paid, entitled again', async () => {
     h.clock.set(cardExpiresAt(3, 2028) + 10 * DAY);
     try {

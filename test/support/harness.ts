@@ -20,6 +20,7 @@ import type { NoticeRetry } from '../../src/queues.js';
 import { createStripeBilling, type StripeBilling } from '../../src/adapters/stripe-billing.js';
 import { createMailer, type Mailer } from '../../src/adapters/mailer.js';
 import { createUpdateCardLinks, createUpdateCardUrlFor, type UpdateCardLinks } from '../../src/billing/update-card-links.js';
+import { createReturnThrottle } from '../../src/store/return-throttle.js';
 import { createAccessRestorer } from '../../src/billing/restore-access.js';
 import { createExpiryComponents, type ExpiryComponents } from '../../src/expiry/expiry-components.js';
 import { cleanupPrefix, testRedisUrl, uniquePrefix, waitFor } from './redis.js';
@@ -187,7 +188,12 @@ export async function createHarness(options: HarnessOptions): Promise<Harness> {
           billing: {
             links,
             portal: billing,
-            restoreAccess: createAccessRestorer({ syncCustomer: apiSyncCustomer, store, recovery: apiExpiry.recovery }),
+            restoreAccess: createAccessRestorer({
+              syncCustomer: apiSyncCustomer,
+              store,
+              recovery: apiExpiry.recovery,
+              throttle: createReturnThrottle({ redis: apiRedis, prefix }),
+            }),
             publisherReturnUrl: ce && 'publisherReturnUrl' in ce ? ce.publisherReturnUrl : PUBLISHER_RETURN_URL,
             publisherName: PUBLISHER_NAME,
             supportEmail: SUPPORT_EMAIL,
