@@ -14,6 +14,7 @@ import type { Mailer } from './adapters/mailer.js';
 import { createStripeBilling } from './adapters/stripe-billing.js';
 import { createUpdateCardLinks, type UpdateCardLinks } from './billing/update-card-links.js';
 import { createExpiryComponents } from './expiry/expiry-components.js';
+import { createOperations, type OperationsDeps } from './backfill/operations.js';
 
 /**
  * loadConfig(), or one line naming the bad variable on stderr and exit 1. A `.env` in the working
@@ -66,5 +67,18 @@ export function expiryComponentsFrom(
     newCardRecovery: config.newCardRecovery,
     streamMaxLength: config.entitlementStreamMaxLength,
     ...(parts.mailer ? { mailer: parts.mailer } : {}),
+  });
+}
+
+/** The resync and missed-event recovery, wired as the worker and the resync CLI both need them. */
+export function operationsFrom(
+  config: Config,
+  parts: Pick<OperationsDeps, 'redis' | 'stripe' | 'store' | 'ledger' | 'queues' | 'clock' | 'logger' | 'afterWrite'>,
+) {
+  return createOperations({
+    ...parts,
+    prefix: config.redisKeyPrefix,
+    userIdMetadataKey: config.userIdMetadataKey,
+    stripeRequestsPerSecond: config.stripe.rateLimitPerSecond,
   });
 }

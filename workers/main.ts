@@ -3,7 +3,7 @@
  * `npm run start:worker` runs it alone; `npm start` starts it inside the API process.
  */
 import type { Config } from '../src/config.js';
-import { expiryComponentsFrom, loadConfigOrExit, updateCardLinksFrom } from '../src/wiring.js';
+import { expiryComponentsFrom, loadConfigOrExit, operationsFrom, updateCardLinksFrom } from '../src/wiring.js';
 import { createLogger, type Logger } from '../src/logger.js';
 import { createQueues, upsertExpirySweep } from '../src/queues.js';
 import { createWorkerConnection } from '../src/store/redis-connections.js';
@@ -16,7 +16,6 @@ import { createShutdown, exitOnSignals, isEntryPoint, systemClock } from '../src
 import type { Clock } from '../src/domain/projection.js';
 import { createWorkerSet } from './worker-set.js';
 import { createOpsQueues, upsertEventRecovery } from '../src/queues.js';
-import { createOperations } from '../src/backfill/operations.js';
 import { instrumentWorkers } from '../src/metrics/worker-metrics.js';
 import type { Metrics } from '../src/metrics/metrics.js';
 import { createOpsWorkers } from './ops-workers.js';
@@ -64,18 +63,15 @@ export async function startWorkers(config: Config, logger: Logger, clock: Clock 
   await upsertExpirySweep(queues.cardExpiry, config.cardExpirySweepCron);
   // Operations (issue 5): the resync and missed-event recovery, through the same writer and ledger.
   const opsQueues = createOpsQueues(connection, prefix);
-  const operations = createOperations({
+  const operations = operationsFrom(config, {
     redis: connection,
-    prefix,
     stripe: stripeClient,
     store,
     ledger,
     queues,
     clock,
     logger,
-    userIdMetadataKey: config.userIdMetadataKey,
     afterWrite: expiry.afterWrite,
-    stripeRequestsPerSecond: config.stripe.rateLimitPerSecond,
   });
   const opsWorkers = createOpsWorkers({ connection, prefix, logger, runBackfill: operations.runBackfill, recoverEvents: operations.recoverEvents });
   await upsertEventRecovery(opsQueues.eventRecovery, config.eventRecoveryIntervalMinutes * 60_000);

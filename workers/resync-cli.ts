@@ -10,8 +10,7 @@ import { createWorkerConnection, waitUntilReady } from '../src/store/redis-conne
 import { createSubscriberStore } from '../src/store/subscriber-store.js';
 import { createEventLedger } from '../src/store/event-ledger.js';
 import { createStripeClient } from '../src/adapters/stripe-gateway.js';
-import { expiryComponentsFrom, loadConfigOrExit, updateCardLinksFrom } from '../src/wiring.js';
-import { createOperations } from '../src/backfill/operations.js';
+import { expiryComponentsFrom, loadConfigOrExit, operationsFrom, updateCardLinksFrom } from '../src/wiring.js';
 import { BackfillStoppedError } from '../src/backfill/backfill-runner.js';
 import { systemClock } from '../src/runtime.js';
 
@@ -36,18 +35,15 @@ const expiry = expiryComponentsFrom(config, {
   clock,
   logger,
 });
-const operations = createOperations({
+const operations = operationsFrom(config, {
   redis: connection,
-  prefix,
   stripe: stripeClient,
   store,
   ledger: createEventLedger({ redis: connection, prefix }),
   queues,
   clock,
   logger,
-  userIdMetadataKey: config.userIdMetadataKey,
   afterWrite: expiry.afterWrite,
-  stripeRequestsPerSecond: config.stripe.rateLimitPerSecond,
 });
 
 const controller = new AbortController();

@@ -1,18 +1,12 @@
 /**
- * What `subgate/client` hands a content service: the wire answer of GET /v1/entitlements (kept here, not
- * imported from the server, so the published types stand alone), plus where the answer came from.
+ * What `subgate/client` hands a content service: the wire answer of GET /v1/entitlements, plus where the
+ * answer came from. The server types its responses by this promise; the status list is the domain's own.
  */
 
-export type EntitlementStatus =
-  | 'active'
-  | 'trialing'
-  | 'grace_period'
-  | 'card_expired'
-  | 'payment_failed'
-  | 'canceled'
-  | 'incomplete'
-  | 'paused'
-  | 'none';
+// One definition of the statuses, the policy's; type-only, so the client still ships no server code.
+import type { EntitlementStatus } from '../domain/projection.js';
+
+export type { EntitlementStatus };
 
 /** The body of GET /v1/entitlements, as documented in the README and /openapi.json. */
 export interface EntitlementBody {
