@@ -35,6 +35,14 @@ export class NotFoundError extends AppError {
   }
 }
 
+/** body-parser reports the route's own limit in bytes: say that one, not a fixed figure. */
+function formatLimit(bytes: unknown): string {
+  if (typeof bytes !== 'number' || !Number.isFinite(bytes)) return 'the limit';
+  if (bytes >= 1024 * 1024 && bytes % (1024 * 1024) === 0) return `${bytes / (1024 * 1024)} MB`;
+  if (bytes >= 1024 && bytes % 1024 === 0) return `${bytes / 1024} KB`;
+  return `${bytes} bytes`;
+}
+
 export class PayloadTooLargeError extends AppError {
   constructor(limit: string) {
     super(413, 'payload_too_large', `The request body is larger than ${limit}.`);
@@ -53,7 +61,7 @@ export class UnavailableError extends AppError {
 function fromBodyParser(err: unknown): AppError | null {
   if (typeof err !== 'object' || err === null || !('type' in err)) return null;
   const type = (err as { type: unknown }).type;
-  if (type === 'entity.too.large') return new PayloadTooLargeError('1 MB');
+  if (type === 'entity.too.large') return new PayloadTooLargeError(formatLimit((err as { limit?: unknown }).limit));
   if (type === 'request.aborted') return new ValidationError('request_aborted', 'The request was aborted.');
   if (typeof type === 'string' && (type.startsWith('entity.') || type.startsWith('charset.') || type.startsWith('encoding.'))) {
     return new ValidationError('malformed_body', 'The request body could not be read.');

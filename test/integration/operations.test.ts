@@ -41,6 +41,28 @@ describe('admin routes', () => {
     });
   }
 
+  test('malformed, unknown and oversized admin input gets a clear 4xx and starts nothing', async () => {
+    const malformedId = await o.admin('get', '/admin/customers/acct_123');
+    assert.equal(malformedId.status, 400);
+    assert.equal(malformedId.body.error.code, 'invalid_customer');
+    const unknown = await o.admin('get', '/admin/customers/cus_nobody_here');
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.body.error.code, 'not_found');
+    assert.equal((await o.admin('get', '/admin/resync/no-such-job')).status, 404);
+
+    // Every state, so a job a worker already finished still counts.
+    const allJobs = async () => Object.values(await o.opsQueues.backfill.getJobCounts()).reduce((a, b) => a + b, 0);
+    const jobsBefore = await allJobs();
+    const badJson = await o.admin('post', '/admin/resync').set('Content-Type', 'application/json').send('{"fresh": tru');
+    assert.equal(badJson.status, 400);
+    assert.equal(badJson.body.error.code, 'malformed_body');
+    const oversized = await o.admin('post', '/admin/resync').set('Content-Type', 'application/json').send(JSON.stringify({ fresh: false, pad: 'x'.repeat(2048) }));
+    assert.equal(oversized.status, 413);
+    assert.equal(oversized.body.error.code, 'payload_too_large');
+    assert.match(oversized.body.error.message, /1 KB/);
+    assert.equal(await allJobs(), jobsBefore, 'no resync was queued');
+  });
+
   test('Bull Board answers behind the token', async () => {
     const page = await o.admin('get', '/admin/queues');
     assert.equal(page.status, 200);

@@ -173,6 +173,7 @@ describe('POST /webhooks/stripe', () => {
       const res = await post(payload, h.stripe.signPayload(payload, WEBHOOK_SECRET, { timestamp: now() }));
       assert.equal(res.status, 413);
       assert.equal(res.body.error.code, 'payload_too_large');
+      assert.match(res.body.error.message, /1 MB/);
       assert.deepEqual(await enqueuedIds(), []);
     });
 
