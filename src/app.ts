@@ -11,7 +11,7 @@ import type { Clock, Entitlement, PolicySettings } from './domain/projection.js'
 import type { SubscriberStore } from './store/subscriber-store.js';
 import type { EventLedger } from './store/event-ledger.js';
 import type { Queues } from './queues.js';
-import { createTokenCheck } from './http/bearer-auth.js';
+import { createTokenCheck, type ApiToken } from './http/bearer-auth.js';
 import { createWebhookRouter } from './http/webhook-route.js';
 import { createEntitlementsFastPath, createEntitlementsHandler, createEntitlementsRouter } from './http/entitlements-route.js';
 import { createHealthRouter } from './http/health-route.js';
@@ -33,7 +33,8 @@ export interface AppDeps {
   logger: Logger;
   ping: () => Promise<void>;
   webhookSecrets: readonly string[];
-  entitlementTokens: readonly string[];
+  /** ENTITLEMENT_API_TOKENS as config parses them; a bare string is a token with every scope. */
+  entitlementTokens: readonly (ApiToken | string)[];
   policy: PolicySettings;
   updateCardUrlFor?: (customerId: string, entitlement: Entitlement) => string | null;
   /** The update-card link routes; mounted only when LINK_SIGNING_SECRET is configured. */

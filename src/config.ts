@@ -40,6 +40,41 @@ const cron = z
 const secret = (label: string, minLength = 16) =>
   z.string().trim().min(minLength, `${label} must be at least ${minLength} characters`);
 
+/** What an entitlement token may do: answer checks, put update-card links in them, follow the change feed. */
+export type TokenScope = 'check' | 'links' | 'feed';
+export const ALL_TOKEN_SCOPES: readonly TokenScope[] = Object.freeze(['check', 'links', 'feed']);
+
+export interface ApiToken {
+  /** Carried by access logs and metrics in place of the token. */
+  name: string;
+  scopes: readonly TokenScope[];
+  token: string;
+}
+
+const SCOPED_TOKEN = /^([A-Za-z0-9_.-]{1,40}):((?:check|links|feed)(?:\+(?:check|links|feed))*):(.*)$/;
+
+/**
+ * `name:scope+scope:token` entries, or bare tokens (every scope, named `token-<position>`), so a
+ * configuration written before scopes existed keeps meaning what it meant.
+ */
+const apiTokens = z
+  .string()
+  .transform(csv)
+  .pipe(z.array(z.string()).min(1, 'at least one token is required'))
+  .transform((entries, ctx): ApiToken[] => {
+    const tokens = entries.map((entry, index): ApiToken => {
+      const scoped = SCOPED_TOKEN.exec(entry);
+      if (!scoped) return { name: `token-${index + 1}`, scopes: ALL_TOKEN_SCOPES, token: entry };
+      return { name: scoped[1]!, scopes: Object.freeze([...new Set(scoped[2]!.split('+') as TokenScope[])]), token: scoped[3]!.trim() };
+    });
+    tokens.forEach((token, index) => {
+      if (token.token.length < 16) ctx.addIssue({ code: 'custom', message: `token ${index + 1} (${token.name}) must be at least 16 characters` });
+    });
+    if (new Set(tokens.map((t) => t.name)).size !== tokens.length) ctx.addIssue({ code: 'custom', message: 'token names must be unique' });
+    if (new Set(tokens.map((t) => t.token)).size !== tokens.length) ctx.addIssue({ code: 'custom', message: 'each token must be different' });
+    return tokens;
+  });
+
 const schema = z.object({
   PORT: intFrom(0, 65535).default(3000),
   REDIS_URL: z
@@ -66,10 +101,7 @@ const schema = z.object({
         .array(z.string().regex(/^whsec_[A-Za-z0-9+/=_-]{8,}$/, 'each secret must look like whsec_…'))
         .min(1, 'at least one whsec_ secret is required'),
     ),
-  ENTITLEMENT_API_TOKENS: z
-    .string()
-    .transform(csv)
-    .pipe(z.array(secret('each token')).min(1, 'at least one token is required')),
+  ENTITLEMENT_API_TOKENS: apiTokens,
   ADMIN_TOKEN: secret('ADMIN_TOKEN').optional(),
   PUBLIC_BASE_URL: httpUrl.default('http://localhost:3000'),
   LINK_SIGNING_SECRET: secret('LINK_SIGNING_SECRET', 32).optional(),
@@ -108,7 +140,7 @@ export type Config = Readonly<{
   redisKeyPrefix: string;
   stripe: Readonly<{ secretKey: string; apiBase: string | undefined; rateLimitPerSecond: number }>;
   webhookSecrets: readonly string[];
-  entitlementTokens: readonly string[];
+  entitlementTokens: readonly ApiToken[];
   adminToken: string | undefined;
   publicBaseUrl: string;
   linkSigningSecret: string | undefined;
@@ -168,7 +200,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       rateLimitPerSecond: e.STRIPE_API_RATE_LIMIT,
     }),
     webhookSecrets: Object.freeze(e.STRIPE_WEBHOOK_SECRET),
-    entitlementTokens: Object.freeze(e.ENTITLEMENT_API_TOKENS),
+    entitlementTokens: Object.freeze(e.ENTITLEMENT_API_TOKENS.map((token) => Object.freeze(token))),
     adminToken: e.ADMIN_TOKEN,
     publicBaseUrl: e.PUBLIC_BASE_URL.replace(/\/+$/, ''),
     linkSigningSecret: e.LINK_SIGNING_SECRET,

@@ -65,6 +65,39 @@ describe('config', () => {
     }
   });
 
+  test('entitlement tokens: bare tokens keep every scope; name:scopes:token entries carry their own', () => {
+    const config = loadConfig({
+      ...minimal,
+      ENTITLEMENT_API_TOKENS: 'legacy-bare-token-0001, site:check+feed:site-token-000000001, mailer:links:mail-token-00000001',
+    });
+    assert.deepEqual(
+      config.entitlementTokens.map((t) => [t.name, [...t.scopes], t.token]),
+      [
+        ['token-1', ['check', 'links', 'feed'], 'legacy-bare-token-0001'],
+        ['site', ['check', 'feed'], 'site-token-000000001'],
+        ['mailer', ['links'], 'mail-token-00000001'],
+      ],
+    );
+  });
+
+  test('a bare token may contain colons; it is scoped only when the middle part names scopes', () => {
+    const config = loadConfig({ ...minimal, ENTITLEMENT_API_TOKENS: 'a:b:c-not-scoped-token-0001' });
+    assert.deepEqual([...config.entitlementTokens[0]!.scopes], ['check', 'links', 'feed']);
+    assert.equal(config.entitlementTokens[0]!.token, 'a:b:c-not-scoped-token-0001');
+  });
+
+  test('a short scoped token, a repeated name or a repeated token stops start-up naming ENTITLEMENT_API_TOKENS', () => {
+    for (const value of [
+      'site:check:short',
+      'site:check:site-token-000000001,site:feed:other-token-00000001',
+      'a:check:same-token-0000000001,b:feed:same-token-0000000001',
+    ]) {
+      const err = failureOf({ ...minimal, ENTITLEMENT_API_TOKENS: value });
+      assert.equal(err.variable, 'ENTITLEMENT_API_TOKENS', value);
+      assert.doesNotMatch(err.message, /token-0000/, 'the message never echoes a token');
+    }
+  });
+
   test('the redis URL keeps its database index', () => {
     assert.equal(loadConfig({ ...minimal, REDIS_URL: 'redis://10.0.0.5:6380/3' }).redisUrl, 'redis://10.0.0.5:6380/3');
   });
