@@ -4,10 +4,10 @@
  * moved to another customer or another use. Pure computation (node:crypto), no I/O.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { isCustomerId } from './stripe-ids.js';
 
 const VERSION = 'v1';
 const PURPOSE = 'subgate-update-card';
-const CUSTOMER_ID = /^cus_[A-Za-z0-9_]{1,250}$/;
 
 export type TokenCheck =
   | { ok: true; customerId: string; expiresAt: number }
@@ -32,7 +32,7 @@ export function verifyLinkToken(token: unknown, secret: string, now: number): To
   const [, customerPart = '', secondsPart = '', macPart = ''] = parts;
   if (!/^\d{1,12}$/.test(secondsPart) || !/^[A-Za-z0-9_-]{43}$/.test(macPart)) return { ok: false, reason: 'malformed' };
   const customerId = Buffer.from(customerPart, 'base64url').toString('utf8');
-  if (!CUSTOMER_ID.test(customerId)) return { ok: false, reason: 'malformed' };
+  if (!isCustomerId(customerId)) return { ok: false, reason: 'malformed' };
   const seconds = Number(secondsPart);
   const presented = Buffer.from(macPart, 'base64url');
   const expected = mac(secret, customerId, seconds);

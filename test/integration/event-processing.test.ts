@@ -114,4 +114,15 @@ describe('event processing under load, faults and races', () => {
     await h.settle();
     assert.ok(((await h.ledger.counts())['setup_intent.succeeded|no_customer'] ?? 0) >= 1);
   });
+
+  test('a customer id longer than a Stripe id (255 characters) is no customer: counted, no refresh job', async () => {
+    const before = (await h.ledger.counts())['customer.updated|no_customer'] ?? 0;
+    const tooLong = `cus_${'a'.repeat(200_000)}`;
+    const res = await h.deliver(h.stripe.makeEvent('customer.updated', { id: tooLong, object: 'customer', email: null, metadata: {} }));
+    assert.equal(res.status, 200);
+    await h.settle();
+    assert.equal((await h.ledger.counts())['customer.updated|no_customer'], before + 1);
+    const syncJobs = await h.queues.customerSync.getJobs(['waiting', 'delayed', 'prioritized', 'active', 'completed', 'failed']);
+    assert.ok(!syncJobs.some((job) => job.data.customerId.length > 255), 'no refresh job for the long id');
+  });
 });
