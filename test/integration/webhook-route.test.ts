@@ -33,9 +33,34 @@ describe('POST /webhooks/stripe', () => {
     assert.deepEqual(res.body, { received: true });
     const job = await h.queues.stripeEvents.getJob(event.id);
     assert.ok(job, 'job exists under the event id');
-    assert.equal(job.data.event.id, event.id);
-    assert.equal(job.data.event.type, 'customer.updated');
+    assert.ok('digest' in job.data, 'the job carries the digest');
+    assert.equal(job.data.digest.id, event.id);
+    assert.equal(job.data.digest.type, 'customer.updated');
+    assert.equal(job.data.digest.data.object.id, event.data.object.id);
     assert.ok(await h.ledger.has(event.id));
+  });
+
+  test("a job keeps no e-mail, name, address or metadata of the event, as stored in Redis", async () => {
+    const customer = customerFixture({
+      email: 'ada.lovelace@example.com',
+      name: 'Ada Lovelace',
+      phone: '+44 20 7946 0000',
+      address: { city: 'London', country: 'GB', line1: '12 St James Square', line2: null, postal_code: 'SW1Y 4JH', state: null },
+      metadata: { user_id: 'reader-ada', note: 'ada@private.example' },
+      invoice_settings: { default_payment_method: 'pm_ada' },
+    });
+    const event = h.stripe.makeEvent('customer.updated', customer, { previous_attributes: { email: 'old.ada@example.com', name: 'A. L.' } });
+    assert.equal((await h.deliver(event)).status, 200);
+
+    const job = await h.queues.stripeEvents.getJob(event.id);
+    assert.ok(job && 'digest' in job.data);
+    assert.deepEqual(job.data.digest.data, { object: { id: customer.id, object: 'customer' }, previous_attributes: {} });
+    // Everything BullMQ stored for the job (data, options, …), read back from Redis as it is.
+    const stored = JSON.stringify(await h.apiRedis.hgetall(h.queues.stripeEvents.toKey(event.id)));
+    assert.match(stored, new RegExp(customer.id), 'read the right job');
+    for (const secret of ['@', 'Ada', 'Lovelace', 'London', 'SW1Y', '7946', 'reader-ada', 'metadata', 'pm_ada']) {
+      assert.ok(!stored.includes(secret), `${secret} is not stored`);
+    }
   });
 
   test('when the same event arrives five times, it is enqueued once', async () => {
