@@ -14,6 +14,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import type { Clock, PolicySettings } from '../domain/projection.js';
 import { decideEntitlement } from '../domain/entitlement-policy.js';
 import { isCustomerId } from '../domain/stripe-ids.js';
+import { maskEmail } from '../domain/mask-email.js';
 import type { SubscriberStore } from '../store/subscriber-store.js';
 import { OPS_JOB, RESYNC_JOB_OPTIONS, type OpsQueues, type Queues } from '../queues.js';
 import { createTokenCheck } from './bearer-auth.js';
@@ -143,11 +144,4 @@ async function jobsOf(queue: Queue | undefined, customerId: string) {
         };
       }),
   );
-}
-
-/** `reader@example.com` -> `r***@example.com`: enough to recognise, not to harvest. */
-export function maskEmail(email: string | null): string | null {
-  if (!email) return null;
-  const at = email.lastIndexOf('@');
-  return at <= 0 ? '***' : `${email[0]}***${email.slice(at)}`;
 }
