@@ -23,6 +23,7 @@ import { createOpenApiRouter } from './http/openapi.js';
 import { createEntitlementEventsRouter } from './http/entitlement-events-route.js';
 import type { EntitlementChangeReader } from './store/entitlement-change-reader.js';
 import { createRequestLog } from './http/request-log.js';
+import { NOSNIFF } from './http/security-headers.js';
 import type { Metrics } from './metrics/metrics.js';
 
 export interface AppDeps {
@@ -101,6 +102,8 @@ export function buildApp(deps: AppDeps): SubgateApp {
     writeError(res, resolveError(err, deps.logger, { method: req.method, path: '/v1/entitlements' }));
   });
   const listener = (req: IncomingMessage, res: ServerResponse) => {
+    // Before anything answers, the fast path included: one constant header, nothing computed.
+    res.setHeader(NOSNIFF.name, NOSNIFF.value);
     if (!fastPath(req, res)) app(req, res);
   };
   return Object.assign(listener, { express: app });

@@ -5,6 +5,7 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { StripeEventLike } from './domain/stripe-shapes.js';
+import type { EventDigest } from './domain/event-digest.js';
 import type { ExpirySignal } from './domain/expiry-signals.js';
 import type { NoticeRequest } from './domain/notice.js';
 
@@ -36,11 +37,14 @@ export const JOB = {
 /** The id of the BullMQ job scheduler that runs the sweep (upsertJobScheduler keeps one per id). */
 export const EXPIRY_SWEEP_SCHEDULER_ID = JOB.expirySweep;
 
-export interface StripeEventJobData {
-  event: StripeEventLike;
+/**
+ * A stripe-events job: the event's digest (event-digest.ts), never the whole payload. Jobs queued
+ * before digests carry `event` instead; the worker still reads them, so a deploy loses none.
+ */
+export type StripeEventJobData = ({ digest: EventDigest } | { event: StripeEventLike }) & {
   /** ms; when our endpoint accepted it (for lag figures). */
   receivedAt: number;
-}
+};
 
 export interface SyncCustomerJobData {
   customerId: string;

@@ -1,12 +1,15 @@
 /**
  * Processor of the stripe-events queue: turns each verified event into a refresh request for the customer
- * it is about. Thin on purpose: the decision is the pure router's, the refresh is syncCustomer's.
+ * it is about, from the event's digest. Thin on purpose: the decision is the pure router's, the refresh
+ * is syncCustomer's.
  */
 import { UnrecoverableError, type Job } from 'bullmq';
 import { routeEvent } from '../src/domain/event-routing.js';
 import type { Clock } from '../src/domain/projection.js';
 import type { EventLedger } from '../src/store/event-ledger.js';
 import { readExpirySignal } from '../src/domain/expiry-signals.js';
+import { digestEvent, type EventDigest } from '../src/domain/event-digest.js';
+import type { StripeEventLike } from '../src/domain/stripe-shapes.js';
 import { JOB, PRIORITY, syncJobOptions, type Queues, type StripeEventJobData } from '../src/queues.js';
 
 export interface StripeEventProcessorDeps {
@@ -22,14 +25,23 @@ export type StripeEventResult =
   | { outcome: 'sync_requested'; customerId: string }
   | { outcome: 'ignored' | 'no_customer' };
 
+/**
+ * The digest a job carries; a job queued before digests carries the whole event, digested here. The
+ * webhook route checked the shape; a job that still lacks it was not made by us. No retry can fix it:
+ * fail it at once, kept in the failed set with its reason.
+ */
+function digestOf(data: StripeEventJobData): EventDigest {
+  const legacy = !('digest' in data);
+  const carried = ('digest' in data ? data.digest : data.event) as Partial<StripeEventLike> | undefined;
+  if (typeof carried?.type !== 'string' || typeof carried.data?.object !== 'object' || carried.data.object === null) {
+    throw new UnrecoverableError('malformed event: no type or data.object');
+  }
+  return legacy ? digestEvent(carried as StripeEventLike) : (carried as EventDigest);
+}
+
 export function createStripeEventProcessor(deps: StripeEventProcessorDeps) {
   return async function processStripeEvent(job: Job<StripeEventJobData>): Promise<StripeEventResult> {
-    const { event } = job.data;
-    // The webhook route checked the shape; a job that still lacks it was not made by us. No retry
-    // can fix it: fail it at once, kept in the failed set with its reason.
-    if (typeof event?.type !== 'string' || typeof event.data?.object !== 'object' || event.data.object === null) {
-      throw new UnrecoverableError('malformed event: no type or data.object');
-    }
+    const event = digestOf(job.data);
     const routing = routeEvent(event);
     if (routing.kind !== 'sync') {
       await deps.ledger.count(event.type, routing.kind);

@@ -6,6 +6,7 @@
 import type { Redis } from 'ioredis';
 import { JOB, STRIPE_EVENT_JOB_OPTIONS, createQueues } from '../../src/queues.js';
 import type { StripeEventLike } from '../../src/domain/stripe-shapes.js';
+import { digestEvent } from '../../src/domain/event-digest.js';
 import { startStripeDouble } from '../../test/support/stripe-double.js';
 import { signedEventPool, type BenchCustomer } from './fixtures.js';
 import { startServer } from './server-process.js';
@@ -65,7 +66,7 @@ export async function measureWorkers(s: WorkerSettings): Promise<WorkerFigures> 
       for (let i = 0; i < events.length; i += 500) {
         await Promise.all(
           events.slice(i, i + 500).map((event) =>
-            queues.stripeEvents.add(JOB.stripeEvent, { event, receivedAt: Date.now() }, { ...STRIPE_EVENT_JOB_OPTIONS, jobId: event.id }),
+            queues.stripeEvents.add(JOB.stripeEvent, { digest: digestEvent(event), receivedAt: Date.now() }, { ...STRIPE_EVENT_JOB_OPTIONS, jobId: event.id }),
           ),
         );
       }

@@ -1,11 +1,17 @@
 /**
  * Sends e-mail with nodemailer over SMTP_URL. Without SMTP_URL (development) a log transport builds the
- * whole message and hands it to the logger at debug level, so no address or link lands in info logs.
+ * message and logs, at debug level, only what an operator needs to see a notice went: its message id,
+ * kind, subject and a masked recipient. Never the address, the body or its update-card link: those are
+ * live credentials for the reader's card flow, and debug logs get shared.
  * classifyMailError() tells a temporary failure (4xx reply, network trouble: retry) from a permanent one
  * (5xx reply, a malformed message: record it and stop).
  */
 import { createTransport } from 'nodemailer';
 import type { Logger } from '../logger.js';
+import { maskEmail } from '../domain/mask-email.js';
+
+/** The header each notice carries with its kind (card_expiring, …). */
+export const NOTICE_KIND_HEADER = 'X-Subgate-Notice';
 
 export interface OutgoingMail {
   to: string;
@@ -47,7 +53,10 @@ export function createMailer(settings: MailerSettings): Mailer {
       transport: 'log',
       async send(mail) {
         const info = await transporter.sendMail({ from: settings.from, ...mail });
-        log.debug({ messageId: info.messageId, message: String(info.message) }, 'notice (log transport: SMTP_URL not set)');
+        log.debug(
+          { messageId: info.messageId, notice: mail.headers?.[NOTICE_KIND_HEADER] ?? null, subject: mail.subject, to: maskEmail(mail.to) },
+          'notice (log transport: SMTP_URL not set)',
+        );
         return { messageId: info.messageId, response: 'logged' };
       },
       close() {

@@ -5,6 +5,7 @@
  */
 import type Stripe from 'stripe';
 import type { StripePaymentSourceLike } from '../domain/stripe-shapes.js';
+import { idOf } from '../domain/stripe-ids.js';
 
 export interface FetchedCard {
   source: StripePaymentSourceLike;
@@ -29,9 +30,6 @@ export interface StripeBilling {
   /** Pays an open invoice with what the subscription now charges; a card decline is an outcome, not a throw. */
   payInvoice(invoiceId: string, idempotencyKey: string): Promise<PayOutcome>;
 }
-
-const idOf = (ref: unknown): string | null =>
-  typeof ref === 'string' ? ref : ref && typeof ref === 'object' && typeof (ref as { id?: unknown }).id === 'string' ? (ref as { id: string }).id : null;
 
 export function createStripeBilling(stripe: Stripe): StripeBilling {
   return {

@@ -4,6 +4,7 @@
  * Stripe, so nothing here trusts the payload beyond finding the customer id.
  */
 import type { StripeEventLike } from './stripe-shapes.js';
+import { customerIdOf } from './stripe-ids.js';
 
 export type Urgency = 'access' | 'routine';
 
@@ -20,20 +21,14 @@ export type EventRouting =
 
 type Ref = string | { id?: unknown } | null | undefined;
 
-/** A customer reference is an id string or, when expanded, an object with an id. */
-function idOf(ref: Ref): string | null {
-  const id = typeof ref === 'string' ? ref : typeof ref?.id === 'string' ? ref.id : null;
-  return id !== null && /^cus_[A-Za-z0-9_]+$/.test(id) ? id : null;
-}
-
 const field = (event: StripeEventLike, name: string): Ref =>
   (event.data.object as unknown as Record<string, Ref>)[name];
 
-const objectCustomer = (event: StripeEventLike) => idOf(field(event, 'customer'));
-const objectItself = (event: StripeEventLike) => idOf(event.data.object.id);
+const objectCustomer = (event: StripeEventLike) => customerIdOf(field(event, 'customer'));
+const objectItself = (event: StripeEventLike) => customerIdOf(event.data.object.id);
 /** payment_method.detached clears `customer`; the previous value says whose it was. */
 const customerOrPrevious = (event: StripeEventLike) =>
-  objectCustomer(event) ?? idOf(event.data.previous_attributes?.customer as Ref);
+  objectCustomer(event) ?? customerIdOf(event.data.previous_attributes?.customer);
 
 const route = (urgency: Urgency, customerOf: EventRoute['customerOf']): EventRoute => ({ urgency, customerOf });
 

@@ -6,6 +6,7 @@
  * caller to look up.
  */
 import type { StripeEventLike } from './stripe-shapes.js';
+import { customerIdOf, idOf } from './stripe-ids.js';
 
 export type ExpirySignal =
   | {
@@ -33,17 +34,10 @@ export type ExpirySignal =
 type Json = Record<string, unknown>;
 
 const SECOND_MS = 1000;
-const CUSTOMER_ID = /^cus_[A-Za-z0-9_]+$/;
 
 const obj = (value: unknown): Json | null => (typeof value === 'object' && value !== null ? (value as Json) : null);
 const str = (value: unknown): string | null => (typeof value === 'string' && value !== '' ? value : null);
 const num = (value: unknown): number | null => (typeof value === 'number' && Number.isFinite(value) ? value : null);
-const idOf = (ref: unknown): string | null => str(ref) ?? str(obj(ref)?.id);
-
-function customerOf(object: Json): string | null {
-  const id = idOf(object.customer);
-  return id !== null && CUSTOMER_ID.test(id) ? id : null;
-}
 
 /** The decline code of a charge: `failure_code` ('expired_card' is a code there) or the outcome's reason. */
 export function chargeDeclineCode(charge: Json): string | null {
@@ -65,7 +59,7 @@ function invoiceSubscriptionId(invoice: Json): string | null {
 
 export function readExpirySignal(event: StripeEventLike): ExpirySignal | null {
   const object = event.data.object as unknown as Json;
-  const customerId = customerOf(object);
+  const customerId = customerIdOf(object.customer);
   if (customerId === null) return null;
   const at = event.created * SECOND_MS;
 
@@ -83,19 +77,19 @@ export function readExpirySignal(event: StripeEventLike): ExpirySignal | null {
       };
     }
     case 'invoice.payment_failed': {
-      const invoiceId = str(object.id);
+      const invoiceId = idOf(object.id);
       if (invoiceId === null) return null;
       return {
         kind: 'invoice_payment_failed',
         customerId,
         invoiceId,
         declineCode: invoiceDeclineCode(object),
-        chargeId: str(object.charge),
+        chargeId: typeof object.charge === 'string' ? idOf(object.charge) : null,
         at,
       };
     }
     case 'customer.source.expiring': {
-      const cardId = str(object.id);
+      const cardId = idOf(object.id);
       const card = object.object === 'source' ? obj(object.card) : object;
       const exp_month = num(card?.exp_month);
       const exp_year = num(card?.exp_year);
@@ -104,7 +98,7 @@ export function readExpirySignal(event: StripeEventLike): ExpirySignal | null {
     }
     case 'invoice.paid':
     case 'invoice.payment_succeeded': {
-      const invoiceId = str(object.id);
+      const invoiceId = idOf(object.id);
       if (invoiceId === null || object.status !== 'paid') return null;
       const paidAt = num(obj(object.status_transitions)?.paid_at);
       return {

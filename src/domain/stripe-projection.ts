@@ -22,6 +22,7 @@ import type {
   StripeSubscriptionLike,
 } from './stripe-shapes.js';
 import { isDeletedCustomer } from './stripe-shapes.js';
+import { idOf } from './stripe-ids.js';
 
 export interface ProjectCustomerInput {
   customer: StripeCustomerLike | StripeDeletedCustomerLike;
@@ -259,10 +260,6 @@ function readUserId(metadata: Record<string, string> | null | undefined, key: st
 
 function nonEmptyOrNull(value: string | null | undefined): string | null {
   return typeof value === 'string' && value !== '' ? value : null;
-}
-
-function idOf(ref: string | { id: string }): string {
-  return typeof ref === 'string' ? ref : ref.id;
 }
 
 function compareNewestFirst(a: SubscriptionSnapshot, b: SubscriptionSnapshot): number {

@@ -10,11 +10,9 @@ import type {
   StripePaymentMethodLike,
   StripeSubscriptionLike,
 } from './stripe-shapes.js';
+import { idOf } from './stripe-ids.js';
 
 type AnyObject = Record<string, unknown>;
-
-const idOf = (ref: unknown): string | null =>
-  typeof ref === 'string' ? ref : ref && typeof ref === 'object' && typeof (ref as AnyObject).id === 'string' ? ((ref as AnyObject).id as string) : null;
 
 function pick(source: AnyObject, keys: readonly string[]): AnyObject {
   const out: AnyObject = {};

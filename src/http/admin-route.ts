@@ -6,17 +6,20 @@
  *   POST /admin/recover-events runs missed-event recovery now
  *   /admin/queues              Bull Board over every queue
  */
-import express, { Router, type RequestHandler } from 'express';
+import express, { Router, type Express, type RequestHandler } from 'express';
 import type { Job, Queue } from 'bullmq';
 import { ExpressAdapter } from '@bull-board/express';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import type { Clock, PolicySettings } from '../domain/projection.js';
 import { decideEntitlement } from '../domain/entitlement-policy.js';
+import { isCustomerId } from '../domain/stripe-ids.js';
+import { maskEmail } from '../domain/mask-email.js';
 import type { SubscriberStore } from '../store/subscriber-store.js';
 import { OPS_JOB, RESYNC_JOB_OPTIONS, type OpsQueues, type Queues } from '../queues.js';
 import { createTokenCheck } from './bearer-auth.js';
-import { AuthError, NotFoundError, ValidationError } from './errors.js';
+import { AuthError, InvalidPathError, NotFoundError, ValidationError } from './errors.js';
+import { BULL_BOARD_HEADERS, withHeaders } from './security-headers.js';
 import { toEntitlementBody } from './entitlement-response.js';
 
 export interface AdminRouteDeps {
@@ -29,9 +32,17 @@ export interface AdminRouteDeps {
   queues?: Partial<Pick<Queues, 'customerSync' | 'cardExpiry' | 'notices' | 'stripeEvents'>>;
 }
 
-const CUSTOMER_ID = /^cus_[A-Za-z0-9_]{1,250}$/;
 /** Jobs scanned per queue for the customer view: enough for what BullMQ keeps, bounded for Redis. */
 const JOB_SCAN_LIMIT = 1000;
+
+const refuseUndecodablePath: RequestHandler = (req, _res, next) => {
+  try {
+    decodeURIComponent(req.path);
+  } catch {
+    throw new InvalidPathError();
+  }
+  next();
+};
 
 export function createAdminRouter(deps: AdminRouteDeps): Router {
   const router = Router();
@@ -49,11 +60,15 @@ export function createAdminRouter(deps: AdminRouteDeps): Router {
     (queue): queue is NonNullable<typeof queue> => queue !== undefined,
   ) as unknown as Queue[];
   createBullBoard({ queues: boardQueues.map((queue) => new BullMQAdapter(queue)), serverAdapter: board });
-  router.use('/admin/queues', board.getRouter() as RequestHandler);
+  // Bull Board is an Express app of its own: it would name itself in X-Powered-By, and answer a path
+  // that does not decode with its own error shape. Ours come first.
+  const boardApp = board.getRouter() as Express;
+  boardApp.disable('x-powered-by');
+  router.use('/admin/queues', withHeaders(BULL_BOARD_HEADERS), refuseUndecodablePath, boardApp);
 
   router.get('/admin/customers/:id', async (req, res) => {
     const customerId = String(req.params.id);
-    if (!CUSTOMER_ID.test(customerId)) throw new ValidationError('invalid_customer', 'customer must be a Stripe customer id (cus_…).');
+    if (!isCustomerId(customerId)) throw new ValidationError('invalid_customer', 'customer must be a Stripe customer id (cus_…).');
     const projection = await deps.store.read(customerId);
     if (!projection) throw new NotFoundError(`No projection for ${customerId}.`);
     const now = deps.clock.now();
@@ -129,11 +144,4 @@ async function jobsOf(queue: Queue | undefined, customerId: string) {
         };
       }),
   );
-}
-
-/** `reader@example.com` -> `r***@example.com`: enough to recognise, not to harvest. */
-export function maskEmail(email: string | null): string | null {
-  if (!email) return null;
-  const at = email.lastIndexOf('@');
-  return at <= 0 ? '***' : `${email[0]}***${email.slice(at)}`;
 }

@@ -1,24 +1,34 @@
 /**
  * The few HTML pages a reader may see from subgate itself: a link that no longer works, a temporary
  * problem, and "your card is updated" when no publisher page is configured. Plain, friendly, no scripts.
+ * All their styling is the one <style> element below, so the pages' Content-Security-Policy can allow
+ * exactly that (by its hash) and nothing else: send them with PAGE_HEADERS.
  */
 import { escapeHtml } from '../domain/notice-templates.js';
+import { ownPageHeaders } from './security-headers.js';
 
 export interface Page {
   status: number;
   html: string;
 }
 
+const PAGE_STYLE =
+  'body{font-family:Georgia,serif;max-width:34rem;margin:4rem auto;padding:0 1rem;line-height:1.5;color:#1a1a1a}' +
+  'h1{font-size:1.5rem}.publisher{color:#666}';
+
+export const PAGE_HEADERS = ownPageHeaders([PAGE_STYLE]);
+
 function page(status: number, title: string, paragraphs: string[], publisherName: string): Page {
   return {
     status,
     html: [
       '<!doctype html>',
-      `<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${escapeHtml(title)}</title></head>`,
-      '<body style="font-family:Georgia,serif;max-width:34rem;margin:4rem auto;padding:0 1rem;line-height:1.5;color:#1a1a1a">',
-      `<h1 style="font-size:1.5rem">${escapeHtml(title)}</h1>`,
+      `<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>${escapeHtml(title)}</title>`,
+      `<style>${PAGE_STYLE}</style></head>`,
+      '<body>',
+      `<h1>${escapeHtml(title)}</h1>`,
       ...paragraphs.map((p) => `<p>${escapeHtml(p)}</p>`),
-      `<p style="color:#666">${escapeHtml(publisherName)}</p>`,
+      `<p class="publisher">${escapeHtml(publisherName)}</p>`,
       '</body></html>',
     ].join('\n'),
   };

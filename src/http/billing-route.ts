@@ -10,7 +10,7 @@ import type { Logger } from '../logger.js';
 import type { UpdateCardLinks } from '../billing/update-card-links.js';
 import type { RestoreAccess } from '../billing/restore-access.js';
 import type { StripeBilling } from '../adapters/stripe-billing.js';
-import { cardUpdatedPage, linkProblemPage, unavailablePage, type Page } from './billing-pages.js';
+import { PAGE_HEADERS, cardUpdatedPage, linkProblemPage, unavailablePage, type Page } from './billing-pages.js';
 
 export interface BillingRouteDeps {
   links: UpdateCardLinks;
@@ -24,7 +24,7 @@ export interface BillingRouteDeps {
 }
 
 function sendPage(res: Response, page: Page): void {
-  res.status(page.status).type('html').send(page.html);
+  res.status(page.status).set(PAGE_HEADERS).type('html').send(page.html);
 }
 
 export function createBillingRouter(deps: BillingRouteDeps): Router {

@@ -12,6 +12,7 @@ import { Router } from 'express';
 import type { Clock, PolicySettings, Entitlement } from '../domain/projection.js';
 import { decideEntitlement } from '../domain/entitlement-policy.js';
 import { decideUserEntitlement } from '../domain/user-entitlement.js';
+import { isCustomerId } from '../domain/stripe-ids.js';
 import type { SubscriberStore } from '../store/subscriber-store.js';
 import type { TokenCheck } from './bearer-auth.js';
 import { AuthError, ValidationError } from './errors.js';
@@ -28,7 +29,6 @@ export interface EntitlementsRouteDeps {
   updateCardUrlFor?: (customerId: string, entitlement: Entitlement) => string | null;
 }
 
-const CUSTOMER_ID = /^cus_[A-Za-z0-9_]{1,250}$/;
 // Any printable text without controls; the publisher decides what its user ids look like.
 const USER_ID = /^[^\u0000-\u001f\u007f]{1,256}$/;
 
@@ -42,7 +42,7 @@ function parseLookup(query: Query): Lookup {
     throw new ValidationError('invalid_query', 'Give either customer or user, not both.');
   }
   if (customer !== undefined) {
-    if (typeof customer !== 'string' || !CUSTOMER_ID.test(customer)) {
+    if (!isCustomerId(customer)) {
       throw new ValidationError('invalid_customer', 'customer must be one Stripe customer id (cus_…).');
     }
     return { by: 'customer', customer };

@@ -35,6 +35,13 @@ export class NotFoundError extends AppError {
   }
 }
 
+/** A path (parameter) that is not valid percent-encoding; the message never echoes it. */
+export class InvalidPathError extends ValidationError {
+  constructor() {
+    super('invalid_path', 'The request path is not valid percent-encoding.');
+  }
+}
+
 /** body-parser reports the route's own limit in bytes: say that one, not a fixed figure. */
 function formatLimit(bytes: unknown): string {
   if (typeof bytes !== 'number' || !Number.isFinite(bytes)) return 'the limit';
@@ -49,6 +56,12 @@ export class PayloadTooLargeError extends AppError {
   }
 }
 
+export class UnsupportedEncodingError extends AppError {
+  constructor(message = 'This Content-Encoding is not accepted; send the body uncompressed.') {
+    super(415, 'unsupported_encoding', message);
+  }
+}
+
 /** Our storage (Redis) can't be reached: the caller should retry; Stripe does so on any non-2xx. */
 export class UnavailableError extends AppError {
   constructor(message = 'Storage is unavailable; retry later.', options?: { cause?: unknown }) {
@@ -57,16 +70,30 @@ export class UnavailableError extends AppError {
   }
 }
 
-/** Errors thrown by body-parser carry a `type`; map the ones a client can cause to 4xx. */
-function fromBodyParser(err: unknown): AppError | null {
-  if (typeof err !== 'object' || err === null || !('type' in err)) return null;
-  const type = (err as { type: unknown }).type;
-  if (type === 'entity.too.large') return new PayloadTooLargeError(formatLimit((err as { limit?: unknown }).limit));
-  if (type === 'request.aborted') return new ValidationError('request_aborted', 'The request was aborted.');
-  if (typeof type === 'string' && (type.startsWith('entity.') || type.startsWith('charset.') || type.startsWith('encoding.'))) {
-    return new ValidationError('malformed_body', 'The request body could not be read.');
+/**
+ * What the libraries under Express throw for a bad request: body-parser and raw-body (http-errors with a
+ * `status` and mostly a `type`; a zlib failure inside the body carries only the status), and the router
+ * (a URIError with status 400 when a path parameter is not valid percent-encoding). Each one a client can
+ * cause becomes a 4xx with a code of ours: matched by `type` first, then by the status it carries.
+ */
+function fromLibraryError(err: unknown): AppError | null {
+  if (typeof err !== 'object' || err === null) return null;
+  const { type, status, limit, code } = err as { type?: unknown; status?: unknown; limit?: unknown; code?: unknown };
+  switch (type) {
+    case 'entity.too.large':
+      return new PayloadTooLargeError(formatLimit(limit));
+    case 'request.aborted':
+      return new ValidationError('request_aborted', 'The request was aborted.');
+    case 'encoding.unsupported':
+      return new UnsupportedEncodingError();
+    case 'charset.unsupported':
+      return new AppError(415, 'unsupported_charset', 'The charset of the request body is not supported.');
   }
-  return null;
+  if (err instanceof URIError && status === 400) return new InvalidPathError();
+  if (typeof status !== 'number' || status < 400 || status > 499) return null;
+  const zlibFailure = typeof code === 'string' && code.startsWith('Z_');
+  if (typeof type === 'string' || zlibFailure) return new AppError(status, 'malformed_body', 'The request body could not be read.');
+  return new AppError(status, 'bad_request', 'The request was refused.');
 }
 
 /** ioredis/BullMQ connection failures: the producer fails fast, and we answer 503 rather than 500. */
@@ -87,7 +114,7 @@ interface ErrorContext {
 
 /** Maps any thrown value to an AppError, logging what a human should look at. */
 export function resolveError(err: unknown, logger: Logger, ctx: ErrorContext): AppError {
-  let appError = err instanceof AppError ? err : fromBodyParser(err);
+  let appError = err instanceof AppError ? err : fromLibraryError(err);
   if (!appError && isStorageUnavailable(err)) appError = new UnavailableError(undefined, { cause: err });
   if (!appError) {
     // Log the error's own name and message only: never the request body or its headers.

@@ -4,6 +4,7 @@
  * app does not match its schema.
  */
 import { Router } from 'express';
+import { CUSTOMER_ID_PATTERN, STRIPE_ID_MAX_LENGTH } from '../domain/stripe-ids.js';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: object, description: string) => ({ description, content: { 'application/json': { schema } } });
@@ -12,6 +13,7 @@ const html = (description: string) => ({ description, content: { 'text/html': { 
 const nullable = (schema: object) => ({ oneOf: [schema, { type: 'null' }] });
 const isoInstant = { type: 'string', format: 'date-time' };
 const adminSecurity = [{ adminToken: [] }];
+const customerIdSchema = { type: 'string', pattern: CUSTOMER_ID_PATTERN, maxLength: STRIPE_ID_MAX_LENGTH };
 
 const ENTITLEMENT_STATUSES = ['active', 'trialing', 'grace_period', 'card_expired', 'payment_failed', 'paused', 'incomplete', 'canceled', 'none'];
 const ENTITLEMENT_REASONS = [
@@ -190,7 +192,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
           summary: 'May this reader see paid content, and if not, why?',
           security: [{ entitlementToken: [] }],
           parameters: [
-            { name: 'customer', in: 'query', schema: { type: 'string', pattern: '^cus_' }, description: 'A Stripe customer id. Exactly one of customer or user.' },
+            { name: 'customer', in: 'query', schema: customerIdSchema, description: 'A Stripe customer id. Exactly one of customer or user.' },
             { name: 'user', in: 'query', schema: { type: 'string', maxLength: 256 }, description: 'The publisher user id in customer metadata.' },
           ],
           responses: {
@@ -230,8 +232,9 @@ export function buildOpenApiDocument(): Record<string, unknown> {
               { type: 'object', required: ['received'], additionalProperties: false, properties: { received: { const: true }, duplicate: { const: true } } },
               'Verified and recorded; `duplicate` when the id was seen before.',
             ),
-            '400': error('Signature, timestamp or payload refused.'),
+            '400': error('Signature, timestamp or payload refused (missing_signature is answered before the body is read).'),
             '413': error('Body larger than 1 MB.'),
+            '415': error('`unsupported_encoding`: a Content-Encoding other than identity. Stripe never compresses webhook bodies; refused before the body is read.'),
             '503': error('Redis is unavailable; Stripe retries.'),
           },
         },
@@ -276,10 +279,10 @@ export function buildOpenApiDocument(): Record<string, unknown> {
         get: {
           summary: 'One customer: projection, entitlement now, its refresh, card-expiry and notice jobs.',
           security: adminSecurity,
-          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^cus_' } }],
+          parameters: [{ name: 'id', in: 'path', required: true, schema: customerIdSchema }],
           responses: {
             '200': json(ref('AdminCustomer'), 'The customer.'),
-            '400': error('Not a customer id.'),
+            '400': error('Not a customer id (`invalid_customer`), or not valid percent-encoding (`invalid_path`).'),
             '401': error('Missing or wrong admin token.'),
             '404': error('No projection for this customer (or admin disabled).'),
           },
@@ -290,7 +293,14 @@ export function buildOpenApiDocument(): Record<string, unknown> {
           summary: 'Start a resync from Stripe as a job (or get the one already waiting or running).',
           security: adminSecurity,
           requestBody: { required: false, content: { 'application/json': { schema: { type: 'object', properties: { fresh: { type: 'boolean' } } } } } },
-          responses: { '202': json(ref('AdminJob'), 'The resync job.'), '401': error('Missing or wrong admin token.'), '404': error('Admin disabled.') },
+          responses: {
+            '202': json(ref('AdminJob'), 'The resync job.'),
+            '400': error('A body that is not JSON, or not readable (`malformed_body`).'),
+            '401': error('Missing or wrong admin token.'),
+            '404': error('Admin disabled.'),
+            '413': error('Body larger than 1 KB.'),
+            '415': error('A Content-Encoding or charset the parser does not read.'),
+          },
         },
       },
       '/admin/resync/{jobId}': {
@@ -298,7 +308,12 @@ export function buildOpenApiDocument(): Record<string, unknown> {
           summary: "A resync job's state and progress (phase, customers, written, stale, retries).",
           security: adminSecurity,
           parameters: [{ name: 'jobId', in: 'path', required: true, schema: { type: 'string' } }],
-          responses: { '200': json(ref('AdminJob'), 'The job.'), '401': error('Missing or wrong admin token.'), '404': error('No such job.') },
+          responses: {
+            '200': json(ref('AdminJob'), 'The job.'),
+            '400': error('A job id that is not valid percent-encoding (`invalid_path`).'),
+            '401': error('Missing or wrong admin token.'),
+            '404': error('No such job.'),
+          },
         },
       },
       '/admin/recover-events': {
@@ -312,7 +327,12 @@ export function buildOpenApiDocument(): Record<string, unknown> {
         get: {
           summary: 'Bull Board: every queue, its jobs, progress and failures (HTML UI and its JSON API below this path).',
           security: adminSecurity,
-          responses: { '200': html('The dashboard.'), '401': error('Missing or wrong admin token.'), '404': error('Admin disabled.') },
+          responses: {
+            '200': html('The dashboard.'),
+            '400': error('A path below it that is not valid percent-encoding (`invalid_path`).'),
+            '401': error('Missing or wrong admin token.'),
+            '404': error('Admin disabled.'),
+          },
         },
       },
     },

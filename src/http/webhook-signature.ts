@@ -6,6 +6,7 @@
  */
 import Stripe from 'stripe';
 import type { StripeEventLike } from '../domain/stripe-shapes.js';
+import { isEventId } from '../domain/stripe-ids.js';
 import { ValidationError } from './errors.js';
 
 export const SIGNATURE_TOLERANCE_SECONDS = 300;
@@ -18,13 +19,25 @@ export interface VerifyInput {
   now: number;
 }
 
-/** The `t=` of a Stripe-Signature header, or null when there is none that parses. */
+/**
+ * The one `t=` of a Stripe-Signature header, split as the SDK splits it (on `,`, then `=`, keys taken as
+ * they are), so the future check below and the SDK's HMAC look at the same number. The SDK keeps the
+ * last `t=` it sees and parses it leniently; a header with two (or a ` t=` the SDK would skip, or a value
+ * that is not plain digits) could make them disagree, so it has none we accept: null.
+ */
 function signedTimestamp(header: string): number | null {
+  let timestamp: number | null = null;
+  let seen = 0;
   for (const part of header.split(',')) {
-    const [key, value] = part.split('=', 2);
-    if (key?.trim() === 't' && value !== undefined && /^\d{1,12}$/.test(value.trim())) return Number(value.trim());
+    const eq = part.indexOf('=');
+    const key = eq === -1 ? part : part.slice(0, eq);
+    if (key.trim() !== 't') continue;
+    seen += 1;
+    const value = part.slice(eq + 1);
+    if (key !== 't' || eq === -1 || !/^\d{1,12}$/.test(value)) return null;
+    timestamp = Number(value);
   }
-  return null;
+  return seen === 1 ? timestamp : null;
 }
 
 function isEventShaped(value: unknown): value is StripeEventLike {
@@ -33,8 +46,7 @@ function isEventShaped(value: unknown): value is StripeEventLike {
   const data = event.data as Record<string, unknown> | undefined;
   return (
     event.object === 'event' &&
-    typeof event.id === 'string' &&
-    /^evt_[A-Za-z0-9_]{1,250}$/.test(event.id) &&
+    isEventId(event.id) &&
     typeof event.type === 'string' &&
     event.type.length > 0 &&
     event.type.length <= 200 &&
@@ -46,15 +58,18 @@ function isEventShaped(value: unknown): value is StripeEventLike {
   );
 }
 
+/** The cheap first refusal: no Stripe-Signature header, no need to look at anything else. */
+export function requireSignatureHeader(header: string | undefined): asserts header is string {
+  if (!header || header.trim() === '') throw new ValidationError('missing_signature', 'The Stripe-Signature header is missing.');
+}
+
 export function verifyStripeWebhook(input: VerifyInput): StripeEventLike {
   const { rawBody, signatureHeader, secrets, now } = input;
-  if (!signatureHeader || signatureHeader.trim() === '') {
-    throw new ValidationError('missing_signature', 'The Stripe-Signature header is missing.');
-  }
+  requireSignatureHeader(signatureHeader);
   if (rawBody.length === 0) throw new ValidationError('empty_body', 'The request body is empty.');
 
   const timestamp = signedTimestamp(signatureHeader);
-  if (timestamp === null) throw new ValidationError('invalid_signature', 'The Stripe-Signature header has no valid timestamp.');
+  if (timestamp === null) throw new ValidationError('invalid_signature', 'The Stripe-Signature header must carry exactly one valid timestamp (t=).');
   if (timestamp * 1000 - now > SIGNATURE_TOLERANCE_SECONDS * 1000) {
     throw new ValidationError('timestamp_out_of_tolerance', 'The signature timestamp is too far in the future.');
   }

@@ -12,7 +12,7 @@ import { currentCard } from '../domain/expiry-plan.js';
 import { noticeKey, renderNotice, type NoticeRequest } from '../domain/notice.js';
 import type { SubscriberStore } from '../store/subscriber-store.js';
 import type { NoticeLedger, NoticeRecord } from '../store/notice-ledger.js';
-import { classifyMailError, describeMailError, type Mailer } from '../adapters/mailer.js';
+import { NOTICE_KIND_HEADER, classifyMailError, describeMailError, type Mailer } from '../adapters/mailer.js';
 import type { UpdateCardLinks } from '../billing/update-card-links.js';
 
 export type NoticeOutcome =
@@ -96,7 +96,7 @@ export function createNoticeSender(deps: NoticeSenderDeps): NoticeSender {
           to: recipient.to,
           ...content,
           messageId: `<notice.${createHash('sha256').update(key).digest('hex').slice(0, 32)}@${messageDomain}>`,
-          headers: { 'X-Subgate-Notice': request.kind },
+          headers: { [NOTICE_KIND_HEADER]: request.kind },
         };
       } catch (err) {
         await deps.ledger.release(key, owner).catch(() => undefined);

@@ -5,9 +5,12 @@
  * retry, the next recovery run) is accepted. A claim never confirmed (the process died between claim and
  * enqueue) is enqueued again by the next delivery: BullMQ's job id keeps that from making a second job
  * while the first exists, and a re-run of an event is harmless (it only asks for a refresh).
+ * The job carries the event's digest, not the event: no personal data kept in Redis, and a size that
+ * does not follow whatever the payload holds.
  */
 import type { EventLedger } from '../store/event-ledger.js';
 import type { StripeEventLike } from '../domain/stripe-shapes.js';
+import { digestEvent } from '../domain/event-digest.js';
 import { JOB, STRIPE_EVENT_JOB_OPTIONS, type Queues } from '../queues.js';
 
 export type AcceptOutcome = 'accepted' | 'duplicate';
@@ -24,7 +27,7 @@ export function createEventAcceptor(deps: AcceptEventDeps): AcceptEvent {
     const claim = await deps.ledger.claim(event.id, receivedAt);
     if (claim === 'enqueued') return 'duplicate';
     try {
-      await deps.queues.stripeEvents.add(JOB.stripeEvent, { event, receivedAt }, { ...STRIPE_EVENT_JOB_OPTIONS, jobId: event.id });
+      await deps.queues.stripeEvents.add(JOB.stripeEvent, { digest: digestEvent(event), receivedAt }, { ...STRIPE_EVENT_JOB_OPTIONS, jobId: event.id });
     } catch (err) {
       if (claim === 'new') await deps.ledger.release(event.id).catch(() => undefined);
       throw err;

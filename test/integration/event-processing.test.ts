@@ -1,9 +1,10 @@
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHarness, type Harness } from '../support/harness.js';
+import request from 'supertest';
+import { createHarness, WEBHOOK_SECRET, type Harness } from '../support/harness.js';
 import { seedReader } from '../support/readers.js';
 import { waitFor } from '../support/redis.js';
-import { JOB } from '../../src/queues.js';
+import { JOB, STRIPE_EVENT_JOB_OPTIONS } from '../../src/queues.js';
 
 const START = Date.UTC(2026, 10, 27, 12, 0, 0);
 
@@ -108,10 +109,55 @@ describe('event processing under load, faults and races', () => {
     assert.equal(poison?.attemptsMade, 1, 'not retried: no retry can fix it');
   });
 
+  test('a validly signed event nested 10,000 deep is acknowledged, stored, processed as what it is, and a redelivery is a duplicate', async () => {
+    const { customer } = seedReader(h.stripe, { nowSeconds: sec() });
+    const event = h.stripe.makeEvent('customer.updated', { ...h.stripe.getCustomer(customer.id)!, nested: '__DEEP__' });
+    const payload = JSON.stringify(event).replace('"__DEEP__"', `${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}`);
+    assert.ok(payload.length < 1024 * 1024);
+    const post = () =>
+      request(h.app)
+        .post('/webhooks/stripe')
+        .set('Content-Type', 'application/json')
+        .set('Stripe-Signature', h.stripe.signPayload(payload, WEBHOOK_SECRET, { timestamp: sec() }))
+        .send(payload);
+
+    const first = await post();
+    assert.equal(first.status, 200);
+    assert.deepEqual(first.body, { received: true });
+    assert.ok(await h.queues.stripeEvents.getJob(event.id), 'its job is stored');
+    await h.settle();
+    const job = await h.queues.stripeEvents.getJob(event.id);
+    assert.deepEqual(job?.returnvalue, { outcome: 'sync_requested', customerId: customer.id });
+    assert.equal((await h.entitlement({ customer: customer.id })).body.status, 'active');
+    const again = await post();
+    assert.equal(again.status, 200);
+    assert.equal(again.body.duplicate, true);
+  });
+
+  test('a job queued before digests (carrying the whole event) is still processed', async () => {
+    const { customer, subscription } = seedReader(h.stripe, { nowSeconds: sec() });
+    const event = h.stripe.makeEvent('customer.subscription.created', h.stripe.getSubscription(subscription.id)!);
+    await h.queues.stripeEvents.add(JOB.stripeEvent, { event: event as never, receivedAt: h.clock.now() }, { ...STRIPE_EVENT_JOB_OPTIONS, jobId: event.id });
+    await h.settle();
+    assert.deepEqual((await h.queues.stripeEvents.getJob(event.id))?.returnvalue, { outcome: 'sync_requested', customerId: customer.id });
+    assert.equal((await h.entitlement({ customer: customer.id })).body.status, 'active');
+  });
+
   test('a handled event that names no customer is counted, not retried', async () => {
     const res = await h.deliver(h.stripe.makeEvent('setup_intent.succeeded', { id: 'seti_1', object: 'setup_intent', customer: null }));
     assert.equal(res.status, 200);
     await h.settle();
     assert.ok(((await h.ledger.counts())['setup_intent.succeeded|no_customer'] ?? 0) >= 1);
+  });
+
+  test('a customer id longer than a Stripe id (255 characters) is no customer: counted, no refresh job', async () => {
+    const before = (await h.ledger.counts())['customer.updated|no_customer'] ?? 0;
+    const tooLong = `cus_${'a'.repeat(200_000)}`;
+    const res = await h.deliver(h.stripe.makeEvent('customer.updated', { id: tooLong, object: 'customer', email: null, metadata: {} }));
+    assert.equal(res.status, 200);
+    await h.settle();
+    assert.equal((await h.ledger.counts())['customer.updated|no_customer'], before + 1);
+    const syncJobs = await h.queues.customerSync.getJobs(['waiting', 'delayed', 'prioritized', 'active', 'completed', 'failed']);
+    assert.ok(!syncJobs.some((job) => job.data.customerId.length > 255), 'no refresh job for the long id');
   });
 });

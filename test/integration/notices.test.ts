@@ -186,20 +186,37 @@ describe('notices', () => {
     assert.ok(EXPIRES - START === 31 * DAY);
   });
 
-  test('without SMTP_URL the log transport builds the message and logs it at debug level only', async () => {
+  test('without SMTP_URL the log transport logs at debug level only, and never the address, the body or the link', async () => {
     const lines: string[] = [];
     const stream = new Writable({ write(chunk, _e, done) { lines.push(String(chunk)); done(); } });
-    const mail = { to: 'reader@example.test', subject: 'Hello', text: 'Body with token=abc', html: '<p>Body</p>', messageId: '<x@gazette.test>' };
+    const token = 'v1.Y3VzX2FiYw.1900000000.AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_AbCdE';
+    const link = `http://subgate.test/billing/update-card?token=${token}`;
+    const mail = {
+      to: 'reader@example.test',
+      subject: 'Your card expires soon',
+      text: `Dear reader, update your card: ${link}`,
+      html: `<p>Dear reader, <a href="${link}">update your card</a></p>`,
+      messageId: '<notice-x@gazette.test>',
+      headers: { 'X-Subgate-Notice': 'card_expiring' },
+    };
 
     const infoMailer = createMailer({ smtpUrl: undefined, from: 'A <a@gazette.test>', logger: pino({ level: 'info' }, stream) });
     const sent = await infoMailer.send(mail);
     assert.equal(infoMailer.transport, 'log');
     assert.equal(sent.response, 'logged');
-    assert.equal(lines.length, 0, 'nothing at info: the message holds an address and a link');
+    assert.equal(sent.messageId, '<notice-x@gazette.test>');
+    assert.equal(lines.length, 0, 'nothing at info');
 
     const debugMailer = createMailer({ smtpUrl: undefined, from: 'A <a@gazette.test>', logger: pino({ level: 'debug' }, stream) });
     await debugMailer.send(mail);
     assert.equal(lines.length, 1);
-    assert.match(lines[0]!, /Subject: Hello/);
+    const line = JSON.parse(lines[0]!) as Record<string, unknown>;
+    assert.equal(line.messageId, '<notice-x@gazette.test>');
+    assert.equal(line.notice, 'card_expiring');
+    assert.equal(line.subject, 'Your card expires soon');
+    assert.equal(line.to, 'r***@example.test');
+    for (const secret of ['reader@example.test', token, token.slice(-20), 'billing/update-card', 'Dear reader', '<p>']) {
+      assert.ok(!lines[0]!.includes(secret), `${secret} is not logged`);
+    }
   });
 });

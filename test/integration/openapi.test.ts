@@ -69,6 +69,7 @@ describe('the OpenAPI document', () => {
     checks.push([await o.deliver(event), '/webhooks/stripe', 'post']);
     checks.push([await o.deliver(event), '/webhooks/stripe', 'post']);
     checks.push([await request(o.app).post('/webhooks/stripe').send('{}'), '/webhooks/stripe', 'post']);
+    checks.push([await request(o.app).post('/webhooks/stripe').set('Stripe-Signature', 't=1,v1=0').set('Content-Encoding', 'gzip').send('{}'), '/webhooks/stripe', 'post']);
     await o.h.settle();
     checks.push([await entitlement({ customer: customer.id }), '/v1/entitlements', 'get']);
     checks.push([await entitlement({ user: 'nobody' }), '/v1/entitlements', 'get']);
@@ -79,9 +80,9 @@ describe('the OpenAPI document', () => {
 
     assert.deepEqual(
       checks.map(([res]) => res.status),
-      [200, 200, 200, 200, 400, 200, 200, 400, 401, 400, 200],
+      [200, 200, 200, 200, 400, 415, 200, 200, 400, 401, 400, 200],
     );
-    assert.equal(checks[5]![0].body.status, 'active');
+    assert.equal(checks[6]![0].body.status, 'active');
     for (const [res, path, method] of checks) assertMatchesOpenApi(res, path, method);
   });
 

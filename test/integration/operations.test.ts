@@ -9,13 +9,16 @@ import { assertMatchesOpenApi } from '../support/openapi.js';
 import { API_TOKEN } from '../support/harness.js';
 import { EVENT_RECOVERY_SCHEDULER_ID, OPS_JOB, upsertEventRecovery } from '../../src/queues.js';
 import request from 'supertest';
+import { gzipSync } from 'node:zlib';
+import { captureLogs } from '../support/log-capture.js';
 
 const START = Date.UTC(2026, 10, 27, 12, 0, 0);
 
 describe('admin routes', () => {
   let o: OpsHarness;
+  const logs = captureLogs();
   before(async () => {
-    o = await createOpsHarness({ label: 'admin', clockStart: START });
+    o = await createOpsHarness({ label: 'admin', clockStart: START, logger: logs.logger });
   });
   after(async () => {
     await o.close();
@@ -61,6 +64,38 @@ describe('admin routes', () => {
     assert.equal(oversized.body.error.code, 'payload_too_large');
     assert.match(oversized.body.error.message, /1 KB/);
     assert.equal(await allJobs(), jobsBefore, 'no resync was queued');
+  });
+
+  test('a path that is not valid percent-encoding is a 400 invalid_path, with no stack in the log', async () => {
+    logs.lines.length = 0;
+    for (const path of ['/admin/customers/%E0%A4%A', '/admin/customers/%', '/admin/resync/%E0%A4%A']) {
+      const res = await o.admin('get', path);
+      assert.equal(res.status, 400, path);
+      assert.equal(res.body.error.code, 'invalid_path');
+      assert.doesNotMatch(res.body.error.message, /%E0|%$/, 'the message does not echo the path');
+      assertMatchesOpenApi(res, path.startsWith('/admin/customers/') ? '/admin/customers/{id}' : '/admin/resync/{jobId}', 'get');
+    }
+    assert.equal((await o.admin('get', '/admin/customers/%E0%A4%A', null)).status, 401, 'the token is checked first');
+    const logged = logs.lines.join('');
+    assert.doesNotMatch(logged, /"stack"|unhandled error|URIError/);
+    assert.match(logged, /"status":400/, 'the access log line says 400');
+  });
+
+  test('a body the parser cannot read is a 4xx, never a 500: bad gzip 400, unknown encoding 415', async () => {
+    const resync = () => o.admin('post', '/admin/resync').set('Content-Type', 'application/json').serialize((raw: unknown) => raw as string);
+    const notGzip = await resync().set('Content-Encoding', 'gzip').send(Buffer.from('{"fresh":false}'));
+    assert.equal(notGzip.status, 400);
+    assert.equal(notGzip.body.error.code, 'malformed_body');
+    const truncated = await resync().set('Content-Encoding', 'gzip').send(gzipSync(Buffer.from('{"fresh":false}')).subarray(0, 12));
+    assert.equal(truncated.status, 400);
+    assert.equal(truncated.body.error.code, 'malformed_body');
+    const unknown = await resync().set('Content-Encoding', 'compress').send(Buffer.from('{"fresh":false}'));
+    assert.equal(unknown.status, 415);
+    assert.equal(unknown.body.error.code, 'unsupported_encoding');
+    const badCharset = await resync().set('Content-Type', 'application/json; charset=klingon').send(Buffer.from('{"fresh":false}'));
+    assert.equal(badCharset.status, 415);
+    assert.equal(badCharset.body.error.code, 'unsupported_charset');
+    assert.doesNotMatch(logs.lines.join(''), /unhandled error/);
   });
 
   test('Bull Board answers behind the token', async () => {

@@ -1,26 +1,17 @@
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
+import { once } from 'node:events';
+import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import request from 'supertest';
-import { pino } from 'pino';
+import { captureLogs } from '../support/log-capture.js';
 import { createHarness, OLD_WEBHOOK_SECRET, WEBHOOK_SECRET, type Harness } from '../support/harness.js';
 import { customerFixture } from '../fixtures/stripe-objects.js';
 
-/** Captures every log line, at every level, to prove no body or signature ends up in a log. */
-function capturingLogger() {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, done) {
-      lines.push(String(chunk));
-      done();
-    },
-  });
-  return { logger: pino({ level: 'trace' }, stream), lines };
-}
-
 describe('POST /webhooks/stripe', () => {
   let h: Harness;
-  const logs = capturingLogger();
+  const logs = captureLogs();
 
   before(async () => {
     h = await createHarness({ label: 'webhook', workers: false, logger: logs.logger });
@@ -42,9 +33,34 @@ describe('POST /webhooks/stripe', () => {
     assert.deepEqual(res.body, { received: true });
     const job = await h.queues.stripeEvents.getJob(event.id);
     assert.ok(job, 'job exists under the event id');
-    assert.equal(job.data.event.id, event.id);
-    assert.equal(job.data.event.type, 'customer.updated');
+    assert.ok('digest' in job.data, 'the job carries the digest');
+    assert.equal(job.data.digest.id, event.id);
+    assert.equal(job.data.digest.type, 'customer.updated');
+    assert.equal(job.data.digest.data.object.id, event.data.object.id);
     assert.ok(await h.ledger.has(event.id));
+  });
+
+  test("a job keeps no e-mail, name, address or metadata of the event, as stored in Redis", async () => {
+    const customer = customerFixture({
+      email: 'ada.lovelace@example.com',
+      name: 'Ada Lovelace',
+      phone: '+44 20 7946 0000',
+      address: { city: 'London', country: 'GB', line1: '12 St James Square', line2: null, postal_code: 'SW1Y 4JH', state: null },
+      metadata: { user_id: 'reader-ada', note: 'ada@private.example' },
+      invoice_settings: { default_payment_method: 'pm_ada' },
+    });
+    const event = h.stripe.makeEvent('customer.updated', customer, { previous_attributes: { email: 'old.ada@example.com', name: 'A. L.' } });
+    assert.equal((await h.deliver(event)).status, 200);
+
+    const job = await h.queues.stripeEvents.getJob(event.id);
+    assert.ok(job && 'digest' in job.data);
+    assert.deepEqual(job.data.digest.data, { object: { id: customer.id, object: 'customer' }, previous_attributes: {} });
+    // Everything BullMQ stored for the job (data, options, …), read back from Redis as it is.
+    const stored = JSON.stringify(await h.apiRedis.hgetall(h.queues.stripeEvents.toKey(event.id)));
+    assert.match(stored, new RegExp(customer.id), 'read the right job');
+    for (const secret of ['@', 'Ada', 'Lovelace', 'London', 'SW1Y', '7946', 'reader-ada', 'metadata', 'pm_ada']) {
+      assert.ok(!stored.includes(secret), `${secret} is not stored`);
+    }
   });
 
   test('when the same event arrives five times, it is enqueued once', async () => {
@@ -154,6 +170,22 @@ describe('POST /webhooks/stripe', () => {
       ],
       ['an empty body', async () => post('', h.stripe.signPayload('', WEBHOOK_SECRET, { timestamp: now() })), 'empty_body'],
       ['a header with crafted junk', async () => post(JSON.stringify(newEvent()), 't=abc,v1=,v0=,,=,'), 'invalid_signature'],
+      [
+        'a valid signature for a year ahead, then a current t=',
+        async () => {
+          const { payload, header } = h.stripe.sign(newEvent(), WEBHOOK_SECRET, { timestamp: now() + 365 * 86_400 });
+          return post(payload, `${header},t=${now()}`);
+        },
+        'invalid_signature',
+      ],
+      [
+        'a current t=, then a valid signature for a year ahead',
+        async () => {
+          const { payload, header } = h.stripe.sign(newEvent(), WEBHOOK_SECRET, { timestamp: now() + 365 * 86_400 });
+          return post(payload, `t=${now()},${header}`);
+        },
+        'invalid_signature',
+      ],
     ];
 
     for (const [name, send, code] of cases) {
@@ -184,6 +216,94 @@ describe('POST /webhooks/stripe', () => {
       const res = await post(payload, h.stripe.signPayload(payload, WEBHOOK_SECRET, { timestamp: now() }));
       assert.equal(res.status, 200);
       assert.deepEqual(await enqueuedIds(), [event.id]);
+    });
+  });
+
+  describe('compressed bodies: refused before the body is read, never inflated', () => {
+    const now = () => Math.floor(h.clock.now() / 1000);
+    const signed = () => h.stripe.sign(newEvent(), WEBHOOK_SECRET, { timestamp: now() });
+    const postEncoded = (body: Buffer | string, encoding: string, signature?: string) => {
+      // superagent would JSON-encode a Buffer sent as application/json: send the bytes as they are.
+      const req = request(h.app).post('/webhooks/stripe').set('Content-Type', 'application/json').set('Content-Encoding', encoding).serialize((raw: unknown) => raw as string);
+      if (signature !== undefined) req.set('Stripe-Signature', signature);
+      return req.send(body);
+    };
+
+    for (const [encoding, compress] of [
+      ['gzip', gzipSync],
+      ['deflate', deflateSync],
+      ['br', brotliCompressSync],
+    ] as const) {
+      test(`a validly signed event sent ${encoding} -> 415 unsupported_encoding, nothing enqueued`, async () => {
+        const { payload, header } = signed();
+        const res = await postEncoded(compress(Buffer.from(payload)), encoding, header);
+        assert.equal(res.status, 415);
+        assert.equal(res.body.error.code, 'unsupported_encoding');
+        assert.deepEqual(await enqueuedIds(), []);
+      });
+    }
+
+    test('a "gzip" body that is not gzip -> 415, not a 500', async () => {
+      const { payload, header } = signed();
+      const res = await postEncoded(payload, 'gzip', header);
+      assert.equal(res.status, 415);
+      assert.equal(res.body.error.code, 'unsupported_encoding');
+    });
+
+    test('an unknown encoding -> 415; identity (any case) is read as usual', async () => {
+      const { payload, header } = signed();
+      assert.equal((await postEncoded(payload, 'x-custom', header)).status, 415);
+      const identity = signed();
+      assert.equal((await postEncoded(identity.payload, 'Identity', identity.header)).status, 200);
+    });
+
+    test('a missing signature header is a 400 whatever the encoding', async () => {
+      const res = await postEncoded(gzipSync(Buffer.from(JSON.stringify(newEvent()))), 'gzip');
+      assert.equal(res.status, 400);
+      assert.equal(res.body.error.code, 'missing_signature');
+    });
+
+    describe('on a listening server, with a body announced but never sent', () => {
+      let server: Server;
+      before(async () => {
+        server = createServer(h.app).listen(0, '127.0.0.1');
+        await once(server, 'listening');
+      });
+      after(async () => {
+        server.closeAllConnections();
+        await new Promise((resolve) => server.close(resolve));
+      });
+
+      /** Sends only the headers (1 MB announced) and resolves with the answer; a server that waits for the body never answers. */
+      async function headersOnly(headers: Record<string, string>): Promise<{ status: number; body: { error: { code: string } } }> {
+        const { port } = server.address() as AddressInfo;
+        const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/webhooks/stripe', headers: { 'Content-Type': 'application/json', 'Content-Length': String(1024 * 1024 - 1), ...headers } });
+        req.on('error', () => {});
+        req.flushHeaders();
+        try {
+          const [res] = (await Promise.race([
+            once(req, 'response'),
+            new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 5 s: the server waited for the body')), 5000).unref()),
+          ])) as [IncomingMessage];
+          const chunks: Buffer[] = [];
+          for await (const chunk of res) chunks.push(chunk as Buffer);
+          return { status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) };
+        } finally {
+          req.destroy();
+        }
+      }
+
+      test('no Stripe-Signature -> 400 missing_signature', async () => {
+        const res = await headersOnly({});
+        assert.equal(res.status, 400);
+        assert.equal(res.body.error.code, 'missing_signature');
+      });
+
+      test('Content-Encoding: gzip -> 415 unsupported_encoding', async () => {
+        const res = await headersOnly({ 'Stripe-Signature': signed().header, 'Content-Encoding': 'gzip' });
+        assert.equal(res.status, 415);
+        assert.equal(res.body.error.code, 'unsupported_encoding');
+      });
     });
   });
 

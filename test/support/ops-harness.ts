@@ -41,7 +41,7 @@ export interface OpsHarness {
 
 export async function createOpsHarness(options: HarnessOptions & { adminToken?: string | null; opsWorkers?: boolean }): Promise<OpsHarness> {
   const h = await createHarness(options);
-  const logger = createSilentLogger();
+  const logger = options.logger ?? createSilentLogger();
   const apiQueues = createQueues(h.apiRedis, h.prefix);
   const opsQueues = createOpsQueues(h.workerRedis, h.prefix);
   const apiOpsQueues = createOpsQueues(h.apiRedis, h.prefix);

@@ -54,6 +54,16 @@ describe('event routing', () => {
     assert.deepEqual(routeEvent(event('charge.failed', { object: 'charge', id: 'ch_1', customer: 'acct_1' })), { kind: 'no_customer' });
   });
 
+  test('a customer id longer than Stripe ids get (255 characters) names no customer', () => {
+    const longest = `cus_${'a'.repeat(251)}`;
+    assert.deepEqual(routeEvent(event('customer.updated', { object: 'customer', id: longest })), { kind: 'sync', customerId: longest, urgency: 'access' });
+    for (const id of [`cus_${'a'.repeat(252)}`, `cus_${'a'.repeat(200_000)}`, 'cus_', 'cus_a-b', 'cus_a\nb']) {
+      assert.deepEqual(routeEvent(event('customer.updated', { object: 'customer', id })), { kind: 'no_customer' }, id.slice(0, 20));
+      assert.deepEqual(routeEvent(event('invoice.paid', { object: 'invoice', id: 'in_1', customer: { id, object: 'customer' } })), { kind: 'no_customer' });
+      assert.deepEqual(routeEvent(event('payment_method.detached', { object: 'payment_method', id: 'pm_1', customer: null }, { customer: id })), { kind: 'no_customer' });
+    }
+  });
+
   test('types subgate does not react to are ignored, including prototype names', () => {
     assert.deepEqual(routeEvent(event('product.created', { object: 'product', id: 'prod_1' })), { kind: 'ignored' });
     assert.deepEqual(routeEvent(event('toString', { object: 'x', id: 'x' })), { kind: 'ignored' });

@@ -71,4 +71,20 @@ describe('readExpirySignal', () => {
     assert.equal((current as { subscriptionId: string }).subscriptionId, 'sub_new');
     assert.equal(readExpirySignal(event('invoice.paid', { ...paid, status: 'open' })), null);
   });
+
+  it('a customer id longer than 255 characters, or not cus_…, gives no signal', () => {
+    for (const customer of [`cus_${'a'.repeat(252)}`, `cus_${'a'.repeat(200_000)}`, 'acct_1', { id: `cus_${'b'.repeat(300)}` }]) {
+      assert.equal(readExpirySignal(event('charge.failed', { ...charge('expired_card', 'expired_card'), customer })), null);
+    }
+  });
+
+  it('ids that are not Stripe ids (too long, wrong characters) are read as absent', () => {
+    const long = `ch_${'c'.repeat(300)}`;
+    assert.deepEqual(readExpirySignal(event('invoice.payment_failed', { id: 'in_1', object: 'invoice', customer: 'cus_1', charge: long })), {
+      kind: 'invoice_payment_failed', customerId: 'cus_1', invoiceId: 'in_1', declineCode: null, chargeId: null, at: 1_800_000_000_000,
+    });
+    assert.equal(readExpirySignal(event('invoice.payment_failed', { id: `in_${'d'.repeat(300)}`, object: 'invoice', customer: 'cus_1' })), null);
+    const decline = readExpirySignal(event('charge.failed', { ...charge('expired_card', 'expired_card'), payment_method: 'pm 1' }));
+    assert.equal((decline as { cardId: string | null }).cardId, null);
+  });
 });

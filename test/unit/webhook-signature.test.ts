@@ -64,6 +64,31 @@ describe('webhook signature', () => {
     assert.equal(verify(payload, sign(payload, SECRET, nowSeconds + 299)).id, 'evt_unit_1');
   });
 
+  test('a header with more than one t= is refused, in either order, even with a valid signature', () => {
+    const yearAhead = nowSeconds + 365 * 86_400;
+    const v1Ahead = sign(payload, SECRET, yearAhead).split(',').find((p) => p.startsWith('v1='))!;
+    const v1Now = sign(payload).split(',').find((p) => p.startsWith('v1='))!;
+    for (const header of [
+      `t=${nowSeconds},t=${yearAhead},${v1Ahead}`,
+      `t=${yearAhead},${v1Ahead},t=${nowSeconds}`,
+      `t=${yearAhead},t=${nowSeconds},${v1Ahead}`,
+      `t=${nowSeconds},${v1Now},t=${nowSeconds}`,
+      `t=${nowSeconds},${v1Now}, t=${yearAhead}`,
+      `t=${nowSeconds},${v1Now},t =${yearAhead}`,
+    ]) {
+      assert.equal(codeOf(() => verify(payload, header)), 'invalid_signature', header.replace(/v1=\w+/, 'v1=…'));
+    }
+  });
+
+  test('the timestamp is read exactly as the SDK verifies it: plain digits, its own key', () => {
+    const v1Now = sign(payload).split(',').find((p) => p.startsWith('v1='))!;
+    assert.equal(verify(payload, `t=${nowSeconds},${v1Now}`).id, 'evt_unit_1');
+    assert.equal(verify(payload, `${v1Now},t=${nowSeconds}`).id, 'evt_unit_1');
+    for (const header of [`t=${nowSeconds}x,${v1Now}`, `t= ${nowSeconds},${v1Now}`, ` t=${nowSeconds},${v1Now}`, `t=${nowSeconds}=1,${v1Now}`, `t=+${nowSeconds},${v1Now}`]) {
+      assert.equal(codeOf(() => verify(payload, header)), 'invalid_signature', header.replace(/v1=\w+/, 'v1=…'));
+    }
+  });
+
   test('a validly signed body that is not JSON, or not an event, is a 400', () => {
     const notJson = '{"id": "evt_1",';
     assert.equal(codeOf(() => verify(notJson, sign(notJson))), 'malformed_payload');
