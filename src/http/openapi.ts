@@ -163,7 +163,13 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     },
     components: {
       securitySchemes: {
-        entitlementToken: { type: 'http', scheme: 'bearer', description: 'One of ENTITLEMENT_API_TOKENS.' },
+        entitlementToken: {
+          type: 'http',
+          scheme: 'bearer',
+          description:
+            'One of ENTITLEMENT_API_TOKENS. Its scopes say what it may do: `check` (entitlement answers, `update_card_url` always null), ' +
+            '`links` (answers with `update_card_url`), `feed` (the change feed). A bare token has every scope.',
+        },
         adminToken: { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN. Without it configured, every /admin path is a 404.' },
         stripeSignature: { type: 'apiKey', in: 'header', name: 'Stripe-Signature' },
       },
@@ -194,9 +200,10 @@ export function buildOpenApiDocument(): Record<string, unknown> {
             { name: 'user', in: 'query', schema: { type: 'string', maxLength: 256 }, description: 'The publisher user id in customer metadata.' },
           ],
           responses: {
-            '200': json(ref('Entitlement'), 'The answer; an unknown customer or user is `entitled: false, status: "none"`.'),
+            '200': json(ref('Entitlement'), 'The answer; an unknown customer or user is `entitled: false, status: "none"`. `update_card_url` is null unless the token has the `links` scope.'),
             '400': error('Not exactly one valid customer or user.'),
             '401': error('Missing or wrong bearer token.'),
+            '403': error('The token has neither the `check` nor the `links` scope (code `insufficient_scope`).'),
             '503': error('Redis is unavailable.'),
           },
         },
@@ -216,6 +223,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
           responses: {
             '200': { description: 'The event stream (open until either side closes it).', content: { 'text/event-stream': { schema: { type: 'string' } } } },
             '401': error('Missing or wrong bearer token.'),
+            '403': error('The token has no `feed` scope (code `insufficient_scope`).'),
             '503': error('Redis is unavailable, or this process does not serve live events.'),
           },
         },

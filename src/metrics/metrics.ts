@@ -12,7 +12,8 @@ export type WebhookOutcome = 'accepted' | 'duplicate' | 'rejected' | 'unavailabl
 export interface Metrics {
   readonly registry: Registry;
   recordWebhook(type: string, outcome: WebhookOutcome): void;
-  recordEntitlement(status: string): void;
+  /** One answer of GET /v1/entitlements, by the asking token's name (never the token) and status. */
+  recordEntitlement(tokenName: string, status: string): void;
   /** Seconds from our endpoint accepting an event to `stage`: routed to a refresh, or the refresh applied. */
   observeEventLag(stage: 'routed' | 'applied', seconds: number): void;
   observeJob(queue: string, name: string, outcome: 'completed' | 'failed', seconds: number): void;
@@ -45,12 +46,24 @@ export function createMetrics(deps: MetricsDeps = {}): Metrics {
   });
   const entitlements = new Counter({
     name: 'subgate_entitlement_answers_total',
-    help: 'Entitlement answers by status.',
-    labelNames: ['status'] as const,
+    help: 'Entitlement answers by the asking token (its configured name) and status.',
+    labelNames: ['token', 'status'] as const,
     registers: [registry],
   });
-  // Children made once: the entitlement route is the hot path, an answer costs one increment.
-  const entitlementChildren = new Map(ENTITLEMENT_STATUSES.map((status) => [status, entitlements.labels(status)]));
+  // Children made once per token name (names come from config, so few): the entitlement route is the hot
+  // path, and an answer then costs two map lookups and one increment.
+  type Child = ReturnType<typeof entitlements.labels>;
+  const entitlementChildren = new Map<string, Map<string, Child>>();
+  const childrenOf = (tokenName: string) => {
+    let byStatus = entitlementChildren.get(tokenName);
+    if (!byStatus) {
+      byStatus = new Map(ENTITLEMENT_STATUSES.map((status) => [status, entitlements.labels(tokenName, status)]));
+      // Zero series from the start, so rate() over a token's answers begins at zero rather than a gap.
+      for (const child of byStatus.values()) child.inc(0);
+      entitlementChildren.set(tokenName, byStatus);
+    }
+    return byStatus;
+  };
   const eventLag = new Histogram({
     name: 'subgate_event_lag_seconds',
     help: 'Seconds from an event being accepted to being routed, and to its refresh being applied.',
@@ -116,8 +129,8 @@ export function createMetrics(deps: MetricsDeps = {}): Metrics {
     recordWebhook(type, outcome) {
       webhooks.inc({ type, outcome });
     },
-    recordEntitlement(status) {
-      (entitlementChildren.get(status) ?? entitlements.labels(status)).inc();
+    recordEntitlement(tokenName, status) {
+      (childrenOf(tokenName).get(status) ?? entitlements.labels(tokenName, status)).inc();
     },
     observeEventLag(stage, seconds) {
       eventLag.observe({ stage }, Math.max(0, seconds));

@@ -5,7 +5,7 @@
  */
 import request from 'supertest';
 import type { Redis } from 'ioredis';
-import { buildApp } from '../../src/app.js';
+import { buildApp, type AppDeps } from '../../src/app.js';
 import { createSilentLogger, type Logger } from '../../src/logger.js';
 import { createQueues, type Queues } from '../../src/queues.js';
 import { createFailFastConnection, createWorkerConnection, waitUntilReady } from '../../src/store/redis-connections.js';
@@ -64,6 +64,8 @@ export interface HarnessOptions {
   cardExpiry?: CardExpiryHarnessOptions;
   /** Keep-alive interval of GET /v1/entitlements/events (default 15 s). */
   eventsHeartbeatMs?: number;
+  /** Replaces parts of the app's deps (scoped tokens, metrics); the default token is API_TOKEN, a bare one. */
+  app?: Partial<Omit<AppDeps, 'billing'>>;
 }
 
 export interface Harness {
@@ -201,6 +203,7 @@ export async function createHarness(options: HarnessOptions): Promise<Harness> {
           },
         }
       : {}),
+    ...options.app,
   });
 
   const workerLedger = createEventLedger({ redis: workerRedis, prefix });
