@@ -123,6 +123,10 @@ const schema = z.object({
   SUPPORT_EMAIL: z.string().trim().regex(/^[^\s@<>]+@[^\s@<>]+$/, 'must be an e-mail address').optional(),
   PUBLISHER_RETURN_URL: httpUrl.optional(),
   UPDATE_CARD_LINK_TTL_DAYS: intFrom(1, 90).default(14),
+  UPDATE_CARD_SESSION_LIMIT: intFrom(1, 100).default(3),
+  UPDATE_CARD_SESSION_WINDOW_MINUTES: intFrom(1, 1440).default(10),
+  // Stripe expires a portal session the reader has not opened after about five minutes.
+  UPDATE_CARD_SESSION_REUSE_SECONDS: intFrom(0, 300).default(240),
   NOTICE_RATE_LIMIT: intFrom(1, 10_000).default(10),
   NEW_CARD_RECOVERY: bool.default(true),
   ENTITLEMENT_STREAM_MAXLEN: intFrom(100, 100_000_000).default(100_000),
@@ -152,6 +156,8 @@ export type Config = Readonly<{
   supportEmail: string;
   publisherReturnUrl: string | undefined;
   updateCardLinkTtlDays: number;
+  /** Billing Portal sessions an update-card link may open per customer: `limit` per `windowMs`, each reused for `reuseMs`. */
+  updateCardSessions: Readonly<{ limit: number; windowMs: number; reuseMs: number }>;
   noticeRateLimitPerSecond: number;
   newCardRecovery: boolean;
   entitlementStreamMaxLength: number;
@@ -212,6 +218,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     supportEmail: e.SUPPORT_EMAIL ?? addressOf(e.NOTICE_FROM),
     publisherReturnUrl: e.PUBLISHER_RETURN_URL,
     updateCardLinkTtlDays: e.UPDATE_CARD_LINK_TTL_DAYS,
+    updateCardSessions: Object.freeze({
+      limit: e.UPDATE_CARD_SESSION_LIMIT,
+      windowMs: e.UPDATE_CARD_SESSION_WINDOW_MINUTES * 60_000,
+      reuseMs: e.UPDATE_CARD_SESSION_REUSE_SECONDS * 1000,
+    }),
     noticeRateLimitPerSecond: e.NOTICE_RATE_LIMIT,
     newCardRecovery: e.NEW_CARD_RECOVERY,
     entitlementStreamMaxLength: e.ENTITLEMENT_STREAM_MAXLEN,

@@ -17,7 +17,8 @@ import { createStripeBilling } from './adapters/stripe-billing.js';
 import { createCustomerSync } from './sync/customer-sync.js';
 import { createUpdateCardUrlFor } from './billing/update-card-links.js';
 import { createAccessRestorer } from './billing/restore-access.js';
-import { createReturnThrottle } from './store/return-throttle.js';
+import { createPortalSessionStore, createReturnThrottle } from './store/billing-link-throttle.js';
+import { createPortalSessionOpener } from './billing/portal-sessions.js';
 import { expiryComponentsFrom, loadConfigOrExit, updateCardLinksFrom } from './wiring.js';
 import { startWorkers } from '../workers/main.js';
 import { createOpsQueues } from './queues.js';
@@ -97,12 +98,15 @@ const app = buildApp({
         updateCardUrlFor: createUpdateCardUrlFor(links, clock, config.cardExpiryNoticeDays),
         billing: {
           links,
-          portal: billing,
+          openPortal: createPortalSessionOpener({
+            portal: billing,
+            sessions: createPortalSessionStore({ redis, prefix, clock, ...config.updateCardSessions }),
+          }),
           restoreAccess: createAccessRestorer({
             syncCustomer,
             store,
             recovery: expiry.recovery,
-            throttle: createReturnThrottle({ redis, prefix }),
+            throttle: createReturnThrottle({ redis, prefix, clock }),
           }),
           publisherReturnUrl: config.publisherReturnUrl,
           publisherName: config.publisherName,

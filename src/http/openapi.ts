@@ -249,10 +249,11 @@ export function buildOpenApiDocument(): Record<string, unknown> {
           summary: 'A signed update-card link: opens the Stripe Billing Portal on the card-update flow.',
           parameters: [tokenQuery],
           responses: {
-            '303': { description: 'To the Stripe Billing Portal.' },
+            '303': { description: 'To the Stripe Billing Portal: a new session, or the one this customer opened moments ago.' },
             '400': html('Malformed link.'),
             '403': html('Tampered link.'),
             '410': html('Expired link.'),
+            '429': html("Past the customer's budget of portal sessions (UPDATE_CARD_SESSION_LIMIT per window); `Retry-After` says when."),
             '503': html('Stripe or Redis unavailable.'),
           },
         },
