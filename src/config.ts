@@ -103,6 +103,7 @@ const schema = z.object({
     ),
   ENTITLEMENT_API_TOKENS: apiTokens,
   ADMIN_TOKEN: secret('ADMIN_TOKEN').optional(),
+  METRICS_TOKEN: secret('METRICS_TOKEN').optional(),
   PUBLIC_BASE_URL: httpUrl.default('http://localhost:3000'),
   LINK_SIGNING_SECRET: secret('LINK_SIGNING_SECRET', 32).optional(),
   SMTP_URL: z
@@ -146,6 +147,7 @@ export type Config = Readonly<{
   webhookSecrets: readonly string[];
   entitlementTokens: readonly ApiToken[];
   adminToken: string | undefined;
+  metricsToken: string | undefined;
   publicBaseUrl: string;
   linkSigningSecret: string | undefined;
   smtpUrl: string | undefined;
@@ -208,6 +210,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webhookSecrets: Object.freeze(e.STRIPE_WEBHOOK_SECRET),
     entitlementTokens: Object.freeze(e.ENTITLEMENT_API_TOKENS.map((token) => Object.freeze(token))),
     adminToken: e.ADMIN_TOKEN,
+    metricsToken: e.METRICS_TOKEN,
     publicBaseUrl: e.PUBLIC_BASE_URL.replace(/\/+$/, ''),
     linkSigningSecret: e.LINK_SIGNING_SECRET,
     smtpUrl: e.SMTP_URL,

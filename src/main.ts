@@ -57,12 +57,14 @@ if (!links) logger.warn('LINK_SIGNING_SECRET is not set: no update-card links, /
 const opsQueues = createOpsQueues(redis, prefix);
 const eventLedger = createEventLedger({ redis, prefix });
 const metrics = createMetrics({
+  clock,
   queues: [queues.stripeEvents, queues.customerSync, queues.cardExpiry, queues.notices, opsQueues.backfill, opsQueues.eventRecovery] as Queue[],
   eventCounts: () => eventLedger.counts(),
   noticeCounts: () => createNoticeLedger({ redis, prefix }).counts(),
   defaultMetrics: true,
 });
 if (!config.adminToken) logger.warn('ADMIN_TOKEN is not set: /admin routes and Bull Board are off');
+if (!config.metricsToken) logger.warn('METRICS_TOKEN is not set: /metrics answers anyone who can reach this port');
 
 // Live entitlement events: one blocking XREAD connection for the whole process, opened on first subscriber.
 const changeReader = createEntitlementChangeReader({
@@ -78,6 +80,7 @@ const changeReader = createEntitlementChangeReader({
 
 const app = buildApp({
   metrics,
+  metricsToken: config.metricsToken,
   entitlementEvents: { reader: changeReader },
   ...(config.adminToken
     ? { admin: { adminToken: config.adminToken, store, clock, policy: config.policy, opsQueues, queues } }

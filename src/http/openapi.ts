@@ -170,6 +170,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
             'One of ENTITLEMENT_API_TOKENS. Its scopes say what it may do: `check` (entitlement answers, `update_card_url` always null), ' +
             '`links` (answers with `update_card_url`), `feed` (the change feed). A bare token has every scope.',
         },
+        metricsToken: { type: 'http', scheme: 'bearer', description: 'METRICS_TOKEN. Without it configured, /metrics is open.' },
         adminToken: { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN. Without it configured, every /admin path is a 404.' },
         stripeSignature: { type: 'apiKey', in: 'header', name: 'Stripe-Signature' },
       },
@@ -275,7 +276,11 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       '/metrics': {
         get: {
           summary: 'Prometheus metrics.',
-          responses: { '200': { description: 'Text exposition format.', content: { 'text/plain': { schema: { type: 'string' } } } } },
+          security: [{}, { metricsToken: [] }],
+          responses: {
+            '200': { description: 'Text exposition format.', content: { 'text/plain': { schema: { type: 'string' } } } },
+            '401': error('METRICS_TOKEN is configured and the bearer token is missing or wrong.'),
+          },
         },
       },
       '/openapi.json': {

@@ -2,10 +2,14 @@
  * Prometheus metrics (prom-client), one registry per process made in the composition root (never the
  * global one, so tests can build many apps). Counters the HTTP side moves itself (webhooks, entitlement
  * answers), histograms the workers feed (event lag, job durations), and figures read from Redis at scrape
- * time so they are right whichever process did the work (queue depths, event and notice outcomes).
+ * time so they are right whichever process did the work (queue depths, event and notice outcomes). Those
+ * Redis figures are read in one shared round at most every `collectEveryMs`, so scrapes, however many,
+ * never add up to load on the Redis the entitlement checks use.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Queue } from 'bullmq';
+import type { Clock } from '../domain/projection.js';
+import { shareCollection } from './shared-collection.js';
 
 export type WebhookOutcome = 'accepted' | 'duplicate' | 'rejected' | 'unavailable';
 
@@ -21,6 +25,9 @@ export interface Metrics {
 }
 
 export interface MetricsDeps {
+  clock: Clock;
+  /** How long the figures read from Redis are reused across scrapes (default 5 s; 0: only concurrent scrapes share). */
+  collectEveryMs?: number;
   /** Queues whose depth is read at scrape time. */
   queues?: readonly Queue[];
   /** `type|outcome` -> count, from the event ledger's stats (all processes). */
@@ -34,7 +41,7 @@ export interface MetricsDeps {
 const JOB_STATES = ['waiting', 'prioritized', 'delayed', 'active', 'failed', 'completed'] as const;
 const ENTITLEMENT_STATUSES = ['active', 'trialing', 'grace_period', 'card_expired', 'payment_failed', 'paused', 'incomplete', 'canceled', 'none'];
 
-export function createMetrics(deps: MetricsDeps = {}): Metrics {
+export function createMetrics(deps: MetricsDeps): Metrics {
   const registry = new Registry();
   if (deps.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'subgate_' });
 
@@ -92,37 +99,52 @@ export function createMetrics(deps: MetricsDeps = {}): Metrics {
   });
 
   const queues = deps.queues ?? [];
+  const noCounts = async (): Promise<Record<string, number>> => ({});
+  const readRedisFigures = shareCollection(
+    async () => {
+      const [jobs, events, notices] = await Promise.all([
+        Promise.all(queues.map((queue) => queue.getJobCounts(...JOB_STATES))),
+        (deps.eventCounts ?? noCounts)(),
+        (deps.noticeCounts ?? noCounts)(),
+      ]);
+      return { jobs, events, notices };
+    },
+    { clock: deps.clock, maxAgeMs: deps.collectEveryMs ?? 5000 },
+  );
+  type RedisFigures = Awaited<ReturnType<typeof readRedisFigures>>;
+
   new Gauge({
     name: 'subgate_queue_jobs',
-    help: 'Jobs per queue and state, read from Redis at scrape time.',
+    help: 'Jobs per queue and state, read from Redis at scrape time (at most every few seconds).',
     labelNames: ['queue', 'state'] as const,
     registers: [registry],
     async collect() {
+      const { jobs } = await readRedisFigures();
       this.reset();
-      const counts = await Promise.all(queues.map((queue) => queue.getJobCounts(...JOB_STATES)));
       queues.forEach((queue, i) => {
-        for (const state of JOB_STATES) this.set({ queue: queue.name, state }, counts[i]?.[state] ?? 0);
+        for (const state of JOB_STATES) this.set({ queue: queue.name, state }, jobs[i]?.[state] ?? 0);
       });
     },
   });
-  const fromStats = (name: string, help: string, labels: readonly [string, string], read: (() => Promise<Record<string, number>>) | undefined) => {
-    if (!read) return;
+  const fromStats = (name: string, help: string, labels: readonly [string, string], configured: boolean, pick: (figures: RedisFigures) => Record<string, number>) => {
+    if (!configured) return;
     new Gauge({
       name,
       help,
       labelNames: labels,
       registers: [registry],
       async collect() {
+        const counts = pick(await readRedisFigures());
         this.reset();
-        for (const [field, count] of Object.entries(await read())) {
+        for (const [field, count] of Object.entries(counts)) {
           const [a = '', b = ''] = field.split('|');
           this.set({ [labels[0]]: a, [labels[1]]: b }, count);
         }
       },
     });
   };
-  fromStats('subgate_events_total', 'Stripe events processed by type and outcome (all processes; a counter kept in Redis).', ['type', 'outcome'], deps.eventCounts);
-  fromStats('subgate_notices_total', 'Notices by kind and outcome (all processes; a counter kept in Redis).', ['kind', 'outcome'], deps.noticeCounts);
+  fromStats('subgate_events_total', 'Stripe events processed by type and outcome (all processes; a counter kept in Redis).', ['type', 'outcome'], deps.eventCounts !== undefined, (f) => f.events);
+  fromStats('subgate_notices_total', 'Notices by kind and outcome (all processes; a counter kept in Redis).', ['kind', 'outcome'], deps.noticeCounts !== undefined, (f) => f.notices);
 
   return {
     registry,

@@ -27,7 +27,7 @@ describe('entitlement token scopes', () => {
   let server: Server;
   let baseUrl: string;
   const logs = capturingLogger();
-  const metrics = createMetrics();
+  const metrics = createMetrics({ clock: { now: () => START } });
   const minted: string[] = [];
   let expiredReader: string;
 

@@ -49,6 +49,9 @@ export async function createOpsHarness(options: HarnessOptions & { adminToken?: 
   const opsQueues = createOpsQueues(h.workerRedis, h.prefix);
   const apiOpsQueues = createOpsQueues(h.apiRedis, h.prefix);
   const metrics = createMetrics({
+    clock: h.clock,
+    // The test clock stands still: share concurrent scrapes only, so each scrape reads Redis afresh.
+    collectEveryMs: 0,
     queues: [apiQueues.stripeEvents, apiQueues.customerSync, apiQueues.cardExpiry, apiQueues.notices, apiOpsQueues.backfill, apiOpsQueues.eventRecovery] as Queue[],
     eventCounts: () => h.ledger.counts(),
   });
