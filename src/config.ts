@@ -77,6 +77,10 @@ const apiTokens = z
 
 const schema = z.object({
   PORT: intFrom(0, 65535).default(3000),
+  HTTP_MAX_CONNECTIONS: intFrom(1, 1_000_000).default(2000),
+  HTTP_HEADERS_TIMEOUT_MS: intFrom(1000, 600_000).default(10_000),
+  HTTP_REQUEST_TIMEOUT_MS: intFrom(1000, 3_600_000).default(30_000),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: intFrom(1000, 3_600_000).default(65_000),
   REDIS_URL: z
     .string()
     .trim()
@@ -141,6 +145,8 @@ const schema = z.object({
 
 export type Config = Readonly<{
   port: number;
+  /** Limits of the API's node:http server (src/http/server-limits.ts). */
+  http: Readonly<{ maxConnections: number; headersTimeoutMs: number; requestTimeoutMs: number; keepAliveTimeoutMs: number }>;
   redisUrl: string;
   redisKeyPrefix: string;
   stripe: Readonly<{ secretKey: string; apiBase: string | undefined; rateLimitPerSecond: number }>;
@@ -198,8 +204,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(variable, detail);
   }
   const e = parsed.data;
+  if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
+    const variable = input.HTTP_REQUEST_TIMEOUT_MS === undefined ? 'HTTP_HEADERS_TIMEOUT_MS' : 'HTTP_REQUEST_TIMEOUT_MS';
+    throw new ConfigError(variable, `must leave HTTP_HEADERS_TIMEOUT_MS (${e.HTTP_HEADERS_TIMEOUT_MS}) at most HTTP_REQUEST_TIMEOUT_MS (${e.HTTP_REQUEST_TIMEOUT_MS})`);
+  }
   return Object.freeze({
     port: e.PORT,
+    http: Object.freeze({
+      maxConnections: e.HTTP_MAX_CONNECTIONS,
+      headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    }),
     redisUrl: e.REDIS_URL,
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
     stripe: Object.freeze({

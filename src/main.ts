@@ -19,6 +19,7 @@ import { createUpdateCardUrlFor } from './billing/update-card-links.js';
 import { createAccessRestorer } from './billing/restore-access.js';
 import { createPortalSessionStore, createReturnThrottle } from './store/billing-link-throttle.js';
 import { createPortalSessionOpener } from './billing/portal-sessions.js';
+import { applyServerLimits } from './http/server-limits.js';
 import { expiryComponentsFrom, loadConfigOrExit, updateCardLinksFrom } from './wiring.js';
 import { startWorkers } from '../workers/main.js';
 import { createOpsQueues } from './queues.js';
@@ -120,7 +121,7 @@ const app = buildApp({
     : {}),
 });
 
-const server = createServer(app).listen(config.port);
+const server = applyServerLimits(createServer(app), config.http, logger).listen(config.port);
 await once(server, 'listening');
 const address = server.address();
 logger.info({ port: typeof address === 'object' && address ? address.port : config.port }, 'api listening');
