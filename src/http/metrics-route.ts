@@ -13,7 +13,7 @@ export function createMetricsRouter(metrics: Metrics, options: { token?: string 
   const checkToken = options.token ? createTokenCheck([options.token]) : null;
   router.get('/metrics', async (req, res) => {
     if (checkToken && !checkToken(req.headers.authorization)) throw new AuthError();
-    const body = await metrics.registry.metrics();
+    const body = await metrics.exposition();
     res.setHeader('Content-Type', metrics.registry.contentType);
     res.setHeader('Cache-Control', 'no-store');
     res.send(body);

@@ -3,8 +3,9 @@
  * global one, so tests can build many apps). Counters the HTTP side moves itself (webhooks, entitlement
  * answers), histograms the workers feed (event lag, job durations), and figures read from Redis at scrape
  * time so they are right whichever process did the work (queue depths, event and notice outcomes). Those
- * Redis figures are read in one shared round at most every `collectEveryMs`, so scrapes, however many,
- * never add up to load on the Redis the entitlement checks use.
+ * Redis figures are read in one shared round at most every `collectEveryMs`, and the text at most once a
+ * second, so scrapes, however many, never add up to load on the Redis or the event loop the entitlement
+ * checks use.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Queue } from 'bullmq';
@@ -15,6 +16,8 @@ export type WebhookOutcome = 'accepted' | 'duplicate' | 'rejected' | 'unavailabl
 
 export interface Metrics {
   readonly registry: Registry;
+  /** The registry as /metrics serves it: rendered at most once a second, shared by concurrent scrapes. */
+  exposition(): Promise<string>;
   recordWebhook(type: string, outcome: WebhookOutcome): void;
   /** One answer of GET /v1/entitlements, by the asking token's name (never the token) and status. */
   recordEntitlement(tokenName: string, status: string): void;
@@ -26,7 +29,10 @@ export interface Metrics {
 
 export interface MetricsDeps {
   clock: Clock;
-  /** How long the figures read from Redis are reused across scrapes (default 5 s; 0: only concurrent scrapes share). */
+  /**
+   * How long the figures read from Redis are reused across scrapes (default 5 s; the rendered text, at most
+   * 1 s); 0: only concurrent scrapes share.
+   */
   collectEveryMs?: number;
   /** Queues whose depth is read at scrape time. */
   queues?: readonly Queue[];
@@ -146,8 +152,13 @@ export function createMetrics(deps: MetricsDeps): Metrics {
   fromStats('subgate_events_total', 'Stripe events processed by type and outcome (all processes; a counter kept in Redis).', ['type', 'outcome'], deps.eventCounts !== undefined, (f) => f.events);
   fromStats('subgate_notices_total', 'Notices by kind and outcome (all processes; a counter kept in Redis).', ['kind', 'outcome'], deps.noticeCounts !== undefined, (f) => f.notices);
 
+  // Rendering costs CPU on the process answering entitlement checks (a few ms with the default metrics):
+  // bounded too, so a scrape loop, authorised or not, costs at most one rendering a second.
+  const exposition = shareCollection(() => registry.metrics(), { clock: deps.clock, maxAgeMs: Math.min(deps.collectEveryMs ?? 5000, 1000) });
+
   return {
     registry,
+    exposition,
     recordWebhook(type, outcome) {
       webhooks.inc({ type, outcome });
     },

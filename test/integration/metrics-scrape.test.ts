@@ -1,6 +1,7 @@
 /**
  * GET /metrics as a hostile or merely eager scraper sees it: behind METRICS_TOKEN when one is set, and
- * bounded in what it costs Redis however many scrapes arrive (one shared round of reads per interval).
+ * bounded in what it costs however many scrapes arrive (one shared round of Redis reads per interval,
+ * one rendering per second).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -109,6 +110,17 @@ describe('GET /metrics', () => {
     now += 1000;
     assert.equal((await scrape()).status, 200);
     assert.equal(calls.events - before.events, 2, 'after the interval the figures are read again');
+  });
+
+  test('the text is rendered at most once a second, however many scrape', async () => {
+    now += 60_000;
+    const first = await scrape();
+    metrics.recordWebhook('customer.updated', 'accepted');
+    const within = await Promise.all(Array.from({ length: 20 }, () => scrape()));
+    assert.ok(within.every((res) => res.text === first.text), 'within the second every scrape gets the same rendering');
+    now += 1000;
+    const next = await scrape();
+    assert.match(next.text, /subgate_webhooks_total\{type="customer.updated",outcome="accepted"\} 1/);
   });
 
   test('the figures are current after the interval: a job enqueued shows up', async () => {
