@@ -8,8 +8,7 @@ import assert from 'node:assert/strict';
 import express from 'express';
 import request from 'supertest';
 import type { Queue } from 'bullmq';
-import { API_TOKEN, POLICY, WEBHOOK_SECRET, createHarness, type Harness } from '../support/harness.js';
-import { buildApp } from '../../src/app.js';
+import { buildAppOn, createHarness, type Harness } from '../support/harness.js';
 import { JOB } from '../../src/queues.js';
 import { assertMatchesOpenApi } from '../support/openapi.js';
 import { createMetrics, type Metrics } from '../../src/metrics/metrics.js';
@@ -28,7 +27,7 @@ describe('GET /metrics', () => {
   let failNextEventRead = false;
   let metrics: Metrics;
 
-  let app: ReturnType<typeof buildApp>;
+  let app: ReturnType<typeof buildAppOn>;
   const scrape = (token: string | null = METRICS_TOKEN) => {
     const req = request(app).get('/metrics');
     return token === null ? req : req.set('Authorization', `Bearer ${token}`);
@@ -61,19 +60,7 @@ describe('GET /metrics', () => {
         return {};
       },
     });
-    app = buildApp({
-      store: h.store,
-      ledger: h.ledger,
-      queues: h.queues,
-      clock: h.clock,
-      logger: createSilentLogger(),
-      ping: async () => undefined,
-      webhookSecrets: [WEBHOOK_SECRET],
-      entitlementTokens: [API_TOKEN],
-      policy: POLICY,
-      metrics,
-      metricsToken: METRICS_TOKEN,
-    });
+    app = buildAppOn(h, { metrics, metricsToken: METRICS_TOKEN });
   });
   after(async () => {
     await h.close();

@@ -7,13 +7,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import request from 'supertest';
-import { buildApp } from '../../src/app.js';
 import { createSilentLogger } from '../../src/logger.js';
 import { createPortalSessionOpener } from '../../src/billing/portal-sessions.js';
 import { createAccessRestorer } from '../../src/billing/restore-access.js';
 import { createPortalSessionStore } from '../../src/store/billing-link-throttle.js';
 import { createFailFastConnection, waitUntilReady } from '../../src/store/redis-connections.js';
-import { API_TOKEN, POLICY, PUBLISHER_NAME, SUPPORT_EMAIL, WEBHOOK_SECRET, createHarness, type Harness } from '../support/harness.js';
+import { PUBLISHER_NAME, SUPPORT_EMAIL, buildAppOn, createHarness, type Harness } from '../support/harness.js';
 import { seedSubscriber } from '../support/card-scenarios.js';
 import { assertMatchesOpenApi } from '../support/openapi.js';
 import { testRedisUrl } from '../support/redis.js';
@@ -73,16 +72,7 @@ describe('update-card link: portal sessions per customer', () => {
     otherRedis.on('error', () => {});
     await waitUntilReady(otherRedis);
     try {
-      const other = buildApp({
-        store: h.store,
-        ledger: h.ledger,
-        queues: h.queues,
-        clock: h.clock,
-        logger: createSilentLogger(),
-        ping: async () => undefined,
-        webhookSecrets: [WEBHOOK_SECRET],
-        entitlementTokens: [API_TOKEN],
-        policy: POLICY,
+      const other = buildAppOn(h, {
         billing: {
           links: h.links!,
           openPortal: createPortalSessionOpener({

@@ -297,3 +297,19 @@ export async function createHarness(options: HarnessOptions): Promise<Harness> {
   if (options.workers !== false) harness.startWorkers();
   return harness;
 }
+
+/** Another app over this harness's store, ledger and queues (a second API process, or one wired differently). */
+export function buildAppOn(h: Harness, deps: Partial<AppDeps>): ReturnType<typeof buildApp> {
+  return buildApp({
+    store: h.store,
+    ledger: h.ledger,
+    queues: h.queues,
+    clock: h.clock,
+    logger: createSilentLogger(),
+    ping: async () => undefined,
+    webhookSecrets: [WEBHOOK_SECRET],
+    entitlementTokens: [API_TOKEN],
+    policy: POLICY,
+    ...deps,
+  });
+}
