@@ -42,6 +42,8 @@ export interface AppDeps {
   billing?: BillingRouteDeps;
   /** Prometheus metrics at /metrics (operations issue); without it no /metrics and no counting. */
   metrics?: Metrics;
+  /** METRICS_TOKEN: when set, /metrics wants it as a bearer token; without it /metrics is open. */
+  metricsToken?: string | undefined;
   /** The /admin routes and Bull Board; mounted only when ADMIN_TOKEN is configured (else 404). */
   admin?: AdminRouteDeps;
   /** Live entitlement changes at GET /v1/entitlements/events (SSE); without a reader that route answers 503. */
@@ -80,7 +82,7 @@ export function buildApp(deps: AppDeps): SubgateApp {
       ...(deps.entitlementEvents ?? {}),
     }),
   );
-  if (deps.metrics) app.use(createMetricsRouter(deps.metrics));
+  if (deps.metrics) app.use(createMetricsRouter(deps.metrics, { token: deps.metricsToken }));
   if (deps.billing) app.use(createBillingRouter(deps.billing));
   app.use(
     createWebhookRouter({

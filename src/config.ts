@@ -77,6 +77,10 @@ const apiTokens = z
 
 const schema = z.object({
   PORT: intFrom(0, 65535).default(3000),
+  HTTP_MAX_CONNECTIONS: intFrom(1, 1_000_000).default(2000),
+  HTTP_HEADERS_TIMEOUT_MS: intFrom(1000, 600_000).default(10_000),
+  HTTP_REQUEST_TIMEOUT_MS: intFrom(1000, 3_600_000).default(30_000),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: intFrom(1000, 3_600_000).default(65_000),
   REDIS_URL: z
     .string()
     .trim()
@@ -103,6 +107,7 @@ const schema = z.object({
     ),
   ENTITLEMENT_API_TOKENS: apiTokens,
   ADMIN_TOKEN: secret('ADMIN_TOKEN').optional(),
+  METRICS_TOKEN: secret('METRICS_TOKEN').optional(),
   PUBLIC_BASE_URL: httpUrl.default('http://localhost:3000'),
   LINK_SIGNING_SECRET: secret('LINK_SIGNING_SECRET', 32).optional(),
   SMTP_URL: z
@@ -123,6 +128,10 @@ const schema = z.object({
   SUPPORT_EMAIL: z.string().trim().regex(/^[^\s@<>]+@[^\s@<>]+$/, 'must be an e-mail address').optional(),
   PUBLISHER_RETURN_URL: httpUrl.optional(),
   UPDATE_CARD_LINK_TTL_DAYS: intFrom(1, 90).default(14),
+  UPDATE_CARD_SESSION_LIMIT: intFrom(1, 100).default(3),
+  UPDATE_CARD_SESSION_WINDOW_MINUTES: intFrom(1, 1440).default(10),
+  // Stripe expires a portal session the reader has not opened after about five minutes.
+  UPDATE_CARD_SESSION_REUSE_SECONDS: intFrom(0, 300).default(240),
   NOTICE_RATE_LIMIT: intFrom(1, 10_000).default(10),
   NEW_CARD_RECOVERY: bool.default(true),
   ENTITLEMENT_STREAM_MAXLEN: intFrom(100, 100_000_000).default(100_000),
@@ -136,12 +145,15 @@ const schema = z.object({
 
 export type Config = Readonly<{
   port: number;
+  /** Limits of the API's node:http server (src/http/server-limits.ts). */
+  http: Readonly<{ maxConnections: number; headersTimeoutMs: number; requestTimeoutMs: number; keepAliveTimeoutMs: number }>;
   redisUrl: string;
   redisKeyPrefix: string;
   stripe: Readonly<{ secretKey: string; apiBase: string | undefined; rateLimitPerSecond: number }>;
   webhookSecrets: readonly string[];
   entitlementTokens: readonly ApiToken[];
   adminToken: string | undefined;
+  metricsToken: string | undefined;
   publicBaseUrl: string;
   linkSigningSecret: string | undefined;
   smtpUrl: string | undefined;
@@ -152,6 +164,8 @@ export type Config = Readonly<{
   supportEmail: string;
   publisherReturnUrl: string | undefined;
   updateCardLinkTtlDays: number;
+  /** Billing Portal sessions an update-card link may open per customer: `limit` per `windowMs`, each reused for `reuseMs`. */
+  updateCardSessions: Readonly<{ limit: number; windowMs: number; reuseMs: number }>;
   noticeRateLimitPerSecond: number;
   newCardRecovery: boolean;
   entitlementStreamMaxLength: number;
@@ -190,8 +204,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(variable, detail);
   }
   const e = parsed.data;
+  if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
+    const variable = input.HTTP_REQUEST_TIMEOUT_MS === undefined ? 'HTTP_HEADERS_TIMEOUT_MS' : 'HTTP_REQUEST_TIMEOUT_MS';
+    throw new ConfigError(variable, `must leave HTTP_HEADERS_TIMEOUT_MS (${e.HTTP_HEADERS_TIMEOUT_MS}) at most HTTP_REQUEST_TIMEOUT_MS (${e.HTTP_REQUEST_TIMEOUT_MS})`);
+  }
   return Object.freeze({
     port: e.PORT,
+    http: Object.freeze({
+      maxConnections: e.HTTP_MAX_CONNECTIONS,
+      headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    }),
     redisUrl: e.REDIS_URL,
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
     stripe: Object.freeze({
@@ -202,6 +226,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webhookSecrets: Object.freeze(e.STRIPE_WEBHOOK_SECRET),
     entitlementTokens: Object.freeze(e.ENTITLEMENT_API_TOKENS.map((token) => Object.freeze(token))),
     adminToken: e.ADMIN_TOKEN,
+    metricsToken: e.METRICS_TOKEN,
     publicBaseUrl: e.PUBLIC_BASE_URL.replace(/\/+$/, ''),
     linkSigningSecret: e.LINK_SIGNING_SECRET,
     smtpUrl: e.SMTP_URL,
@@ -212,6 +237,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     supportEmail: e.SUPPORT_EMAIL ?? addressOf(e.NOTICE_FROM),
     publisherReturnUrl: e.PUBLISHER_RETURN_URL,
     updateCardLinkTtlDays: e.UPDATE_CARD_LINK_TTL_DAYS,
+    updateCardSessions: Object.freeze({
+      limit: e.UPDATE_CARD_SESSION_LIMIT,
+      windowMs: e.UPDATE_CARD_SESSION_WINDOW_MINUTES * 60_000,
+      reuseMs: e.UPDATE_CARD_SESSION_REUSE_SECONDS * 1000,
+    }),
     noticeRateLimitPerSecond: e.NOTICE_RATE_LIMIT,
     newCardRecovery: e.NEW_CARD_RECOVERY,
     entitlementStreamMaxLength: e.ENTITLEMENT_STREAM_MAXLEN,

@@ -17,7 +17,9 @@ import { createStripeBilling } from './adapters/stripe-billing.js';
 import { createCustomerSync } from './sync/customer-sync.js';
 import { createUpdateCardUrlFor } from './billing/update-card-links.js';
 import { createAccessRestorer } from './billing/restore-access.js';
-import { createReturnThrottle } from './store/return-throttle.js';
+import { createPortalSessionStore, createReturnThrottle } from './store/billing-link-throttle.js';
+import { createPortalSessionOpener } from './billing/portal-sessions.js';
+import { applyServerLimits } from './http/server-limits.js';
 import { expiryComponentsFrom, loadConfigOrExit, updateCardLinksFrom } from './wiring.js';
 import { startWorkers } from '../workers/main.js';
 import { createOpsQueues } from './queues.js';
@@ -56,12 +58,14 @@ if (!links) logger.warn('LINK_SIGNING_SECRET is not set: no update-card links, /
 const opsQueues = createOpsQueues(redis, prefix);
 const eventLedger = createEventLedger({ redis, prefix });
 const metrics = createMetrics({
+  clock,
   queues: [queues.stripeEvents, queues.customerSync, queues.cardExpiry, queues.notices, opsQueues.backfill, opsQueues.eventRecovery] as Queue[],
   eventCounts: () => eventLedger.counts(),
   noticeCounts: () => createNoticeLedger({ redis, prefix }).counts(),
   defaultMetrics: true,
 });
 if (!config.adminToken) logger.warn('ADMIN_TOKEN is not set: /admin routes and Bull Board are off');
+if (!config.metricsToken) logger.warn('METRICS_TOKEN is not set: /metrics answers anyone who can reach this port');
 
 // Live entitlement events: one blocking XREAD connection for the whole process, opened on first subscriber.
 const changeReader = createEntitlementChangeReader({
@@ -77,6 +81,7 @@ const changeReader = createEntitlementChangeReader({
 
 const app = buildApp({
   metrics,
+  metricsToken: config.metricsToken,
   entitlementEvents: { reader: changeReader },
   ...(config.adminToken
     ? { admin: { adminToken: config.adminToken, store, clock, policy: config.policy, opsQueues, queues } }
@@ -97,12 +102,15 @@ const app = buildApp({
         updateCardUrlFor: createUpdateCardUrlFor(links, clock, config.cardExpiryNoticeDays),
         billing: {
           links,
-          portal: billing,
+          openPortal: createPortalSessionOpener({
+            portal: billing,
+            sessions: createPortalSessionStore({ redis, prefix, clock, ...config.updateCardSessions }),
+          }),
           restoreAccess: createAccessRestorer({
             syncCustomer,
             store,
             recovery: expiry.recovery,
-            throttle: createReturnThrottle({ redis, prefix }),
+            throttle: createReturnThrottle({ redis, prefix, clock }),
           }),
           publisherReturnUrl: config.publisherReturnUrl,
           publisherName: config.publisherName,
@@ -113,7 +121,7 @@ const app = buildApp({
     : {}),
 });
 
-const server = createServer(app).listen(config.port);
+const server = applyServerLimits(createServer(app), config.http, logger).listen(config.port);
 await once(server, 'listening');
 const address = server.address();
 logger.info({ port: typeof address === 'object' && address ? address.port : config.port }, 'api listening');

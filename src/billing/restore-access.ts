@@ -3,7 +3,7 @@
  * portal has just set the new default card; its webhook may take a while), make the new card count, and
  * re-read again if that changed anything, so the reader lands on the publisher's page with access back.
  */
-import type { ReturnThrottle } from '../store/return-throttle.js';
+import type { ReturnThrottle } from '../store/billing-link-throttle.js';
 import type { SubscriberStore } from '../store/subscriber-store.js';
 import type { SyncCustomer } from '../sync/customer-sync.js';
 import type { CardRecovery } from './card-recovery.js';

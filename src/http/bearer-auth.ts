@@ -5,6 +5,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { ALL_TOKEN_SCOPES, type ApiToken, type TokenScope } from '../config.js';
+import { AuthError, ForbiddenError } from './errors.js';
 
 export type { ApiToken, TokenScope };
 
@@ -44,4 +45,14 @@ export function createTokenCheck(tokens: readonly (ApiToken | string)[]): TokenC
     }
     return found;
   };
+}
+
+/**
+ * The principal if its scopes include one of `anyOf`. No principal (no configured token) is a 401; a known
+ * token without the scope is a 403 that says what it would need, so a misconfigured caller can tell.
+ */
+export function requireScope(principal: TokenPrincipal | null, anyOf: readonly TokenScope[], action: string): TokenPrincipal {
+  if (!principal) throw new AuthError();
+  for (const scope of anyOf) if (principal.scopes.has(scope)) return principal;
+  throw new ForbiddenError(`This token may not ${action}: it needs the ${anyOf.join(' or ')} scope.`);
 }

@@ -50,6 +50,21 @@ export function unavailablePage(publisherName: string, supportEmail: string): Pa
   return page(503, 'Please try again in a moment', ['We could not open the card update page just now. Please try the link again in a minute.', `If it keeps happening, write to ${supportEmail}.`], publisherName);
 }
 
+/** The link was opened more often than its budget of portal sessions allows: wait, or use the page already open. */
+export function tooManyAttemptsPage(retryAfterSeconds: number, publisherName: string, supportEmail: string): Page {
+  const minutes = Math.max(1, Math.ceil(retryAfterSeconds / 60));
+  return page(
+    429,
+    'Please wait a few minutes',
+    [
+      'This link to update your card has been opened several times in the last few minutes, so we have paused it for a moment.',
+      `If a card update page is already open, you can finish there. Otherwise please try the link again in ${minutes === 1 ? 'a minute' : `${minutes} minutes`}.`,
+      `If you need help, write to ${supportEmail}.`,
+    ],
+    publisherName,
+  );
+}
+
 export function cardUpdatedPage(publisherName: string): Page {
   return page(200, 'Thank you', ['Your card details are updated. You can close this page and carry on reading.'], publisherName);
 }

@@ -9,8 +9,9 @@
 import type { ServerResponse } from 'node:http';
 import { Router } from 'express';
 import type { Logger } from '../logger.js';
-import type { TokenCheck } from './bearer-auth.js';
-import { AuthError, UnavailableError } from './errors.js';
+import { requireScope, type TokenCheck } from './bearer-auth.js';
+import { UnavailableError } from './errors.js';
+import { noteTokenName } from './request-log.js';
 import {
   compareStreamIds,
   hasGap,
@@ -41,7 +42,9 @@ export function createEntitlementEventsRouter(deps: EntitlementEventsRouteDeps):
   const maxBuffered = deps.maxBufferedBytes ?? 1_000_000;
 
   router.get(EVENTS_PATH, async (req, res) => {
-    if (!deps.checkToken(req.headers.authorization)) throw new AuthError();
+    const principal = deps.checkToken(req.headers.authorization);
+    if (principal) noteTokenName(res, principal.name);
+    requireScope(principal, ['feed'], 'follow the change feed');
     const reader = deps.reader;
     if (!reader) throw new UnavailableError('Live entitlement events are not served by this process.');
     const lastEventId = req.get('last-event-id')?.trim() || null;

@@ -14,8 +14,8 @@ import { decideEntitlement } from '../domain/entitlement-policy.js';
 import { decideUserEntitlement } from '../domain/user-entitlement.js';
 import { isCustomerId } from '../domain/stripe-ids.js';
 import type { SubscriberStore } from '../store/subscriber-store.js';
-import type { TokenCheck } from './bearer-auth.js';
-import { AuthError, ValidationError } from './errors.js';
+import { requireScope, type TokenCheck, type TokenScope } from './bearer-auth.js';
+import { ValidationError } from './errors.js';
 import { toEntitlementBody } from './entitlement-response.js';
 
 export interface EntitlementsRouteDeps {
@@ -23,9 +23,9 @@ export interface EntitlementsRouteDeps {
   checkToken: TokenCheck;
   clock: Clock;
   policy: PolicySettings;
-  /** Counts each answer by status (metrics); optional, one call per answer. */
-  onAnswer?: (status: string) => void;
-  /** Link for a reader to fix their card; null until a link signer is configured. */
+  /** Counts each answer by token name and status (metrics); optional, one call per answer. */
+  onAnswer?: (tokenName: string, status: string) => void;
+  /** Link for a reader to fix their card; null until a link signer is configured. Only `links` tokens get one. */
   updateCardUrlFor?: (customerId: string, entitlement: Entitlement) => string | null;
 }
 
@@ -56,13 +56,18 @@ function parseLookup(query: Query): Lookup {
   throw new ValidationError('invalid_query', 'Give customer=cus_… or user=….');
 }
 
+/** `check` answers without links, `links` answers with them; either may ask. */
+const ASK_SCOPES: readonly TokenScope[] = ['check', 'links'];
+
 export type EntitlementsHandler = (headers: IncomingHttpHeaders, query: Query, res: ServerResponse) => Promise<void>;
 
 export function createEntitlementsHandler(deps: EntitlementsRouteDeps): EntitlementsHandler {
   const linkFor = deps.updateCardUrlFor ?? (() => null);
 
   return async (headers, query, res) => {
-    if (!deps.checkToken(headers.authorization)) throw new AuthError();
+    const principal = requireScope(deps.checkToken(headers.authorization), ASK_SCOPES, 'ask for entitlements');
+    // A token without `links` never causes a link to be signed: a leaked check token mints nothing.
+    const withLinks = principal.scopes.has('links');
     const lookup = parseLookup(query);
     const now = deps.clock.now();
 
@@ -74,7 +79,7 @@ export function createEntitlementsHandler(deps: EntitlementsRouteDeps): Entitlem
         customer: lookup.customer,
         user: projection?.user ?? null,
         entitlement,
-        updateCardUrl: projection ? linkFor(lookup.customer, entitlement) : null,
+        updateCardUrl: withLinks && projection ? linkFor(lookup.customer, entitlement) : null,
         now,
       });
     } else {
@@ -85,11 +90,11 @@ export function createEntitlementsHandler(deps: EntitlementsRouteDeps): Entitlem
         customer,
         user: lookup.user,
         entitlement,
-        updateCardUrl: customer && best ? linkFor(customer, entitlement) : null,
+        updateCardUrl: withLinks && customer && best ? linkFor(customer, entitlement) : null,
         now,
       });
     }
-    deps.onAnswer?.(body.status);
+    deps.onAnswer?.(principal.name, body.status);
     const json = JSON.stringify(body);
     res.writeHead(200, {
       'Content-Type': 'application/json; charset=utf-8',

@@ -29,6 +29,13 @@ export class AuthError extends AppError {
   }
 }
 
+/** A known token asking for what its scopes do not allow (RFC 6750 calls it insufficient_scope). */
+export class ForbiddenError extends AppError {
+  constructor(message: string, code = 'insufficient_scope') {
+    super(403, code, message);
+  }
+}
+
 export class NotFoundError extends AppError {
   constructor(message = 'Not found.') {
     super(404, 'not_found', message);

@@ -165,7 +165,14 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     },
     components: {
       securitySchemes: {
-        entitlementToken: { type: 'http', scheme: 'bearer', description: 'One of ENTITLEMENT_API_TOKENS.' },
+        entitlementToken: {
+          type: 'http',
+          scheme: 'bearer',
+          description:
+            'One of ENTITLEMENT_API_TOKENS. Its scopes say what it may do: `check` (entitlement answers, `update_card_url` always null), ' +
+            '`links` (answers with `update_card_url`), `feed` (the change feed). A bare token has every scope.',
+        },
+        metricsToken: { type: 'http', scheme: 'bearer', description: 'METRICS_TOKEN. Without it configured, /metrics is open.' },
         adminToken: { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN. Without it configured, every /admin path is a 404.' },
         stripeSignature: { type: 'apiKey', in: 'header', name: 'Stripe-Signature' },
       },
@@ -196,9 +203,10 @@ export function buildOpenApiDocument(): Record<string, unknown> {
             { name: 'user', in: 'query', schema: { type: 'string', maxLength: 256 }, description: 'The publisher user id in customer metadata.' },
           ],
           responses: {
-            '200': json(ref('Entitlement'), 'The answer; an unknown customer or user is `entitled: false, status: "none"`.'),
+            '200': json(ref('Entitlement'), 'The answer; an unknown customer or user is `entitled: false, status: "none"`. `update_card_url` is null unless the token has the `links` scope.'),
             '400': error('Not exactly one valid customer or user.'),
             '401': error('Missing or wrong bearer token.'),
+            '403': error('The token has neither the `check` nor the `links` scope (code `insufficient_scope`).'),
             '503': error('Redis is unavailable.'),
           },
         },
@@ -218,6 +226,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
           responses: {
             '200': { description: 'The event stream (open until either side closes it).', content: { 'text/event-stream': { schema: { type: 'string' } } } },
             '401': error('Missing or wrong bearer token.'),
+            '403': error('The token has no `feed` scope (code `insufficient_scope`).'),
             '503': error('Redis is unavailable, or this process does not serve live events.'),
           },
         },
@@ -244,10 +253,11 @@ export function buildOpenApiDocument(): Record<string, unknown> {
           summary: 'A signed update-card link: opens the Stripe Billing Portal on the card-update flow.',
           parameters: [tokenQuery],
           responses: {
-            '303': { description: 'To the Stripe Billing Portal.' },
+            '303': { description: 'To the Stripe Billing Portal: a new session, or the one this customer opened moments ago.' },
             '400': html('Malformed link.'),
             '403': html('Tampered link.'),
             '410': html('Expired link.'),
+            '429': html("Past the customer's budget of portal sessions (UPDATE_CARD_SESSION_LIMIT per window); `Retry-After` says when."),
             '503': html('Stripe or Redis unavailable.'),
           },
         },
@@ -269,7 +279,11 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       '/metrics': {
         get: {
           summary: 'Prometheus metrics.',
-          responses: { '200': { description: 'Text exposition format.', content: { 'text/plain': { schema: { type: 'string' } } } } },
+          security: [{}, { metricsToken: [] }],
+          responses: {
+            '200': { description: 'Text exposition format.', content: { 'text/plain': { schema: { type: 'string' } } } },
+            '401': error('METRICS_TOKEN is configured and the bearer token is missing or wrong.'),
+          },
         },
       },
       '/openapi.json': {

@@ -2,17 +2,25 @@
  * Prometheus metrics (prom-client), one registry per process made in the composition root (never the
  * global one, so tests can build many apps). Counters the HTTP side moves itself (webhooks, entitlement
  * answers), histograms the workers feed (event lag, job durations), and figures read from Redis at scrape
- * time so they are right whichever process did the work (queue depths, event and notice outcomes).
+ * time so they are right whichever process did the work (queue depths, event and notice outcomes). Those
+ * Redis figures are read in one shared round at most every `collectEveryMs`, and the text at most once a
+ * second, so scrapes, however many, never add up to load on the Redis or the event loop the entitlement
+ * checks use.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Queue } from 'bullmq';
+import type { Clock } from '../domain/projection.js';
+import { shareCollection } from './shared-collection.js';
 
 export type WebhookOutcome = 'accepted' | 'duplicate' | 'rejected' | 'unavailable';
 
 export interface Metrics {
   readonly registry: Registry;
+  /** The registry as /metrics serves it: rendered at most once a second, shared by concurrent scrapes. */
+  exposition(): Promise<string>;
   recordWebhook(type: string, outcome: WebhookOutcome): void;
-  recordEntitlement(status: string): void;
+  /** One answer of GET /v1/entitlements, by the asking token's name (never the token) and status. */
+  recordEntitlement(tokenName: string, status: string): void;
   /** Seconds from our endpoint accepting an event to `stage`: routed to a refresh, or the refresh applied. */
   observeEventLag(stage: 'routed' | 'applied', seconds: number): void;
   observeJob(queue: string, name: string, outcome: 'completed' | 'failed', seconds: number): void;
@@ -20,6 +28,12 @@ export interface Metrics {
 }
 
 export interface MetricsDeps {
+  clock: Clock;
+  /**
+   * How long the figures read from Redis are reused across scrapes (default 5 s; the rendered text, at most
+   * 1 s); 0: only concurrent scrapes share.
+   */
+  collectEveryMs?: number;
   /** Queues whose depth is read at scrape time. */
   queues?: readonly Queue[];
   /** `type|outcome` -> count, from the event ledger's stats (all processes). */
@@ -33,7 +47,7 @@ export interface MetricsDeps {
 const JOB_STATES = ['waiting', 'prioritized', 'delayed', 'active', 'failed', 'completed'] as const;
 const ENTITLEMENT_STATUSES = ['active', 'trialing', 'grace_period', 'card_expired', 'payment_failed', 'paused', 'incomplete', 'canceled', 'none'];
 
-export function createMetrics(deps: MetricsDeps = {}): Metrics {
+export function createMetrics(deps: MetricsDeps): Metrics {
   const registry = new Registry();
   if (deps.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'subgate_' });
 
@@ -45,12 +59,24 @@ export function createMetrics(deps: MetricsDeps = {}): Metrics {
   });
   const entitlements = new Counter({
     name: 'subgate_entitlement_answers_total',
-    help: 'Entitlement answers by status.',
-    labelNames: ['status'] as const,
+    help: 'Entitlement answers by the asking token (its configured name) and status.',
+    labelNames: ['token', 'status'] as const,
     registers: [registry],
   });
-  // Children made once: the entitlement route is the hot path, an answer costs one increment.
-  const entitlementChildren = new Map(ENTITLEMENT_STATUSES.map((status) => [status, entitlements.labels(status)]));
+  // Children made once per token name (names come from config, so few): the entitlement route is the hot
+  // path, and an answer then costs two map lookups and one increment.
+  type Child = ReturnType<typeof entitlements.labels>;
+  const entitlementChildren = new Map<string, Map<string, Child>>();
+  const childrenOf = (tokenName: string) => {
+    let byStatus = entitlementChildren.get(tokenName);
+    if (!byStatus) {
+      byStatus = new Map(ENTITLEMENT_STATUSES.map((status) => [status, entitlements.labels(tokenName, status)]));
+      // Zero series from the start, so rate() over a token's answers begins at zero rather than a gap.
+      for (const child of byStatus.values()) child.inc(0);
+      entitlementChildren.set(tokenName, byStatus);
+    }
+    return byStatus;
+  };
   const eventLag = new Histogram({
     name: 'subgate_event_lag_seconds',
     help: 'Seconds from an event being accepted to being routed, and to its refresh being applied.',
@@ -79,45 +105,65 @@ export function createMetrics(deps: MetricsDeps = {}): Metrics {
   });
 
   const queues = deps.queues ?? [];
+  const noCounts = async (): Promise<Record<string, number>> => ({});
+  const readRedisFigures = shareCollection(
+    async () => {
+      const [jobs, events, notices] = await Promise.all([
+        Promise.all(queues.map((queue) => queue.getJobCounts(...JOB_STATES))),
+        (deps.eventCounts ?? noCounts)(),
+        (deps.noticeCounts ?? noCounts)(),
+      ]);
+      return { jobs, events, notices };
+    },
+    { clock: deps.clock, maxAgeMs: deps.collectEveryMs ?? 5000 },
+  );
+  type RedisFigures = Awaited<ReturnType<typeof readRedisFigures>>;
+
   new Gauge({
     name: 'subgate_queue_jobs',
-    help: 'Jobs per queue and state, read from Redis at scrape time.',
+    help: 'Jobs per queue and state, read from Redis at scrape time (at most every few seconds).',
     labelNames: ['queue', 'state'] as const,
     registers: [registry],
     async collect() {
+      const { jobs } = await readRedisFigures();
       this.reset();
-      const counts = await Promise.all(queues.map((queue) => queue.getJobCounts(...JOB_STATES)));
       queues.forEach((queue, i) => {
-        for (const state of JOB_STATES) this.set({ queue: queue.name, state }, counts[i]?.[state] ?? 0);
+        for (const state of JOB_STATES) this.set({ queue: queue.name, state }, jobs[i]?.[state] ?? 0);
       });
     },
   });
-  const fromStats = (name: string, help: string, labels: readonly [string, string], read: (() => Promise<Record<string, number>>) | undefined) => {
-    if (!read) return;
+  const fromStats = (name: string, help: string, labels: readonly [string, string], configured: boolean, pick: (figures: RedisFigures) => Record<string, number>) => {
+    if (!configured) return;
     new Gauge({
       name,
       help,
       labelNames: labels,
       registers: [registry],
       async collect() {
+        const counts = pick(await readRedisFigures());
         this.reset();
-        for (const [field, count] of Object.entries(await read())) {
+        for (const [field, count] of Object.entries(counts)) {
           const [a = '', b = ''] = field.split('|');
           this.set({ [labels[0]]: a, [labels[1]]: b }, count);
         }
       },
     });
   };
-  fromStats('subgate_events_total', 'Stripe events processed by type and outcome (all processes; a counter kept in Redis).', ['type', 'outcome'], deps.eventCounts);
-  fromStats('subgate_notices_total', 'Notices by kind and outcome (all processes; a counter kept in Redis).', ['kind', 'outcome'], deps.noticeCounts);
+  fromStats('subgate_events_total', 'Stripe events processed by type and outcome (all processes; a counter kept in Redis).', ['type', 'outcome'], deps.eventCounts !== undefined, (f) => f.events);
+  fromStats('subgate_notices_total', 'Notices by kind and outcome (all processes; a counter kept in Redis).', ['kind', 'outcome'], deps.noticeCounts !== undefined, (f) => f.notices);
+
+  // Rendering costs CPU on the process answering entitlement checks (a few ms with the default metrics):
+  // bounded too, so a scrape loop, authorised or not, costs at most one rendering a second.
+  const exposition = shareCollection(() => registry.metrics(), { clock: deps.clock, maxAgeMs: Math.min(deps.collectEveryMs ?? 5000, 1000) });
 
   return {
     registry,
+    exposition,
     recordWebhook(type, outcome) {
       webhooks.inc({ type, outcome });
     },
-    recordEntitlement(status) {
-      (entitlementChildren.get(status) ?? entitlements.labels(status)).inc();
+    recordEntitlement(tokenName, status) {
+      (childrenOf(tokenName).get(status) ?? entitlements.labels(tokenName, status)).inc();
     },
     observeEventLag(stage, seconds) {
       eventLag.observe({ stage }, Math.max(0, seconds));

@@ -269,8 +269,8 @@ describe('metrics', () => {
     assert.equal(delta('subgate_webhooks_total{type="customer.subscription.created",outcome="accepted"}'), 1);
     assert.equal(delta('subgate_webhooks_total{type="customer.subscription.created",outcome="duplicate"}'), 1);
     assert.equal(delta('subgate_webhooks_total{type="unknown",outcome="rejected"}'), 1);
-    assert.equal(delta('subgate_entitlement_answers_total{status="active"}'), 1);
-    assert.equal(delta('subgate_entitlement_answers_total{status="none"}'), 1);
+    assert.equal(delta('subgate_entitlement_answers_total{token="token-1",status="active"}'), 1);
+    assert.equal(delta('subgate_entitlement_answers_total{token="token-1",status="none"}'), 1);
     assert.equal(delta('subgate_events_total{type="customer.subscription.created",outcome="applied"}'), 1);
     assert.equal(delta('subgate_event_lag_seconds_count{stage="routed"}'), 1);
     assert.equal(delta('subgate_job_duration_seconds_count{queue="stripe-events",name="stripe-event",outcome="completed"}'), 1);

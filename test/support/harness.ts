@@ -5,7 +5,7 @@
  */
 import request from 'supertest';
 import type { Redis } from 'ioredis';
-import { buildApp } from '../../src/app.js';
+import { buildApp, type AppDeps } from '../../src/app.js';
 import { createSilentLogger, type Logger } from '../../src/logger.js';
 import { createQueues, type Queues } from '../../src/queues.js';
 import { createFailFastConnection, createWorkerConnection, waitUntilReady } from '../../src/store/redis-connections.js';
@@ -20,7 +20,8 @@ import type { NoticeRetry } from '../../src/queues.js';
 import { createStripeBilling, type StripeBilling } from '../../src/adapters/stripe-billing.js';
 import { createMailer, type Mailer } from '../../src/adapters/mailer.js';
 import { createUpdateCardLinks, createUpdateCardUrlFor, type UpdateCardLinks } from '../../src/billing/update-card-links.js';
-import { createReturnThrottle } from '../../src/store/return-throttle.js';
+import { createPortalSessionStore, createReturnThrottle, type PortalSessionBudget } from '../../src/store/billing-link-throttle.js';
+import { createPortalSessionOpener } from '../../src/billing/portal-sessions.js';
 import { createAccessRestorer } from '../../src/billing/restore-access.js';
 import { createExpiryComponents, type ExpiryComponents } from '../../src/expiry/expiry-components.js';
 import { cleanupPrefix, testRedisUrl, uniquePrefix, waitFor } from './redis.js';
@@ -36,6 +37,8 @@ export const PUBLIC_BASE_URL = 'http://subgate.test';
 export const PUBLISHER_RETURN_URL = 'https://publisher.test/account';
 export const PUBLISHER_NAME = 'The Harness Gazette';
 export const SUPPORT_EMAIL = 'help@gazette.test';
+/** The portal session budget config.ts defaults to. */
+export const PORTAL_SESSIONS: PortalSessionBudget = { limit: 3, windowMs: 10 * 60_000, reuseMs: 240_000 };
 
 /** Card expiry, notices and the update-card link (issue 3), wired as in production. */
 export interface CardExpiryHarnessOptions {
@@ -49,6 +52,8 @@ export interface CardExpiryHarnessOptions {
   linkTtlDays?: number;
   /** Base of update-card links (default PUBLIC_BASE_URL); a real listening address for browser tests. */
   publicBaseUrl?: string;
+  /** Portal sessions per customer (default: config's defaults, 3 per 10 minutes, each reused 4 minutes). */
+  portalSessions?: PortalSessionBudget;
 }
 
 export interface HarnessOptions {
@@ -64,6 +69,8 @@ export interface HarnessOptions {
   cardExpiry?: CardExpiryHarnessOptions;
   /** Keep-alive interval of GET /v1/entitlements/events (default 15 s). */
   eventsHeartbeatMs?: number;
+  /** Replaces parts of the app's deps (scoped tokens, metrics); the default token is API_TOKEN, a bare one. */
+  app?: Partial<Omit<AppDeps, 'billing'>>;
 }
 
 export interface Harness {
@@ -187,12 +194,17 @@ export async function createHarness(options: HarnessOptions): Promise<Harness> {
           updateCardUrlFor: createUpdateCardUrlFor(links, clock, ce?.noticeDays ?? [30, 7]),
           billing: {
             links,
-            portal: billing,
+            openPortal: createPortalSessionOpener({
+              portal: billing,
+              sessions: createPortalSessionStore({ redis: apiRedis, prefix, clock, ...(ce?.portalSessions ?? PORTAL_SESSIONS) }),
+              pollMs: 10,
+              maxPolls: 500,
+            }),
             restoreAccess: createAccessRestorer({
               syncCustomer: apiSyncCustomer,
               store,
               recovery: apiExpiry.recovery,
-              throttle: createReturnThrottle({ redis: apiRedis, prefix }),
+              throttle: createReturnThrottle({ redis: apiRedis, prefix, clock }),
             }),
             publisherReturnUrl: ce && 'publisherReturnUrl' in ce ? ce.publisherReturnUrl : PUBLISHER_RETURN_URL,
             publisherName: PUBLISHER_NAME,
@@ -201,6 +213,7 @@ export async function createHarness(options: HarnessOptions): Promise<Harness> {
           },
         }
       : {}),
+    ...options.app,
   });
 
   const workerLedger = createEventLedger({ redis: workerRedis, prefix });
@@ -283,4 +296,20 @@ export async function createHarness(options: HarnessOptions): Promise<Harness> {
   };
   if (options.workers !== false) harness.startWorkers();
   return harness;
+}
+
+/** Another app over this harness's store, ledger and queues (a second API process, or one wired differently). */
+export function buildAppOn(h: Harness, deps: Partial<AppDeps>): ReturnType<typeof buildApp> {
+  return buildApp({
+    store: h.store,
+    ledger: h.ledger,
+    queues: h.queues,
+    clock: h.clock,
+    logger: createSilentLogger(),
+    ping: async () => undefined,
+    webhookSecrets: [WEBHOOK_SECRET],
+    entitlementTokens: [API_TOKEN],
+    policy: POLICY,
+    ...deps,
+  });
 }

@@ -13,10 +13,13 @@ import { instrumentWorkers } from '../../src/metrics/worker-metrics.js';
 import { createOperations, type Operations } from '../../src/backfill/operations.js';
 import { createOpsWorkers, type OpsWorkers } from '../../workers/ops-workers.js';
 import { createAccessRestorer } from '../../src/billing/restore-access.js';
+import { createPortalSessionOpener } from '../../src/billing/portal-sessions.js';
+import { createPortalSessionStore } from '../../src/store/billing-link-throttle.js';
 import {
   API_TOKEN,
   POLICY,
   PUBLISHER_NAME,
+  PORTAL_SESSIONS,
   PUBLISHER_RETURN_URL,
   SUPPORT_EMAIL,
   WEBHOOK_SECRET,
@@ -46,6 +49,9 @@ export async function createOpsHarness(options: HarnessOptions & { adminToken?: 
   const opsQueues = createOpsQueues(h.workerRedis, h.prefix);
   const apiOpsQueues = createOpsQueues(h.apiRedis, h.prefix);
   const metrics = createMetrics({
+    clock: h.clock,
+    // The test clock stands still: share concurrent scrapes only, so each scrape reads Redis afresh.
+    collectEveryMs: 0,
     queues: [apiQueues.stripeEvents, apiQueues.customerSync, apiQueues.cardExpiry, apiQueues.notices, apiOpsQueues.backfill, apiOpsQueues.eventRecovery] as Queue[],
     eventCounts: () => h.ledger.counts(),
   });
@@ -81,7 +87,10 @@ export async function createOpsHarness(options: HarnessOptions & { adminToken?: 
       ? {
           billing: {
             links: h.links,
-            portal: h.billing,
+            openPortal: createPortalSessionOpener({
+              portal: h.billing,
+              sessions: createPortalSessionStore({ redis: h.apiRedis, prefix: h.prefix, clock: h.clock, ...PORTAL_SESSIONS }),
+            }),
             restoreAccess: createAccessRestorer({ syncCustomer: h.syncCustomer, store: h.store, recovery: h.expiry.recovery }),
             publisherReturnUrl: PUBLISHER_RETURN_URL,
             publisherName: PUBLISHER_NAME,

@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createTokenCheck } from '../../src/http/bearer-auth.js';
+import { createTokenCheck, requireScope } from '../../src/http/bearer-auth.js';
+import { AuthError, ForbiddenError } from '../../src/http/errors.js';
 
 describe('bearer token check', () => {
   const check = createTokenCheck([
@@ -25,5 +26,16 @@ describe('bearer token check', () => {
     for (const header of [undefined, '', 'Basic site-token-000000001', 'Bearer', 'Bearer site-token-00000000', 'Bearer site-token-000000001 x', `Bearer ${'a'.repeat(5000)}`]) {
       assert.equal(check(header), null, String(header).slice(0, 40));
     }
+  });
+
+  test('requireScope: no principal is a 401, a principal without any of the scopes a 403 naming them', () => {
+    const site = check('Bearer site-token-000000001');
+    assert.equal(requireScope(site, ['check', 'links'], 'ask'), site);
+    assert.equal(requireScope(site, ['feed'], 'follow the feed'), site);
+    assert.throws(() => requireScope(null, ['check'], 'ask'), AuthError);
+    assert.throws(
+      () => requireScope(site, ['links'], 'get links'),
+      (err: unknown) => err instanceof ForbiddenError && err.status === 403 && err.code === 'insufficient_scope' && /needs the links scope/.test(err.message),
+    );
   });
 });
