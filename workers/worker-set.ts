@@ -17,6 +17,7 @@ import type { CardExpiryService } from '../src/expiry/card-expiry-service.js';
 import type { ExpirySweep } from '../src/expiry/expiry-sweep.js';
 import type { NoticeSender } from '../src/notices/notice-sender.js';
 import type { CardExpiryJobData, CardExpiryJobName, NoticeJobData } from '../src/queues.js';
+import { JOB_STALL_DETECTION } from './stall-detection.js';
 
 /** A refresh is two Stripe requests (customer, subscriptions): the job budget is half the request budget. */
 export const STRIPE_REQUESTS_PER_SYNC = 2;
@@ -56,7 +57,7 @@ export interface WorkerSet {
 
 export function createWorkerSet(deps: WorkerSetDeps): WorkerSet {
   const log = deps.logger.child({ component: 'workers' });
-  const common = { connection: deps.connection, prefix: deps.prefix };
+  const common = { connection: deps.connection, prefix: deps.prefix, ...JOB_STALL_DETECTION };
 
   const eventWorker = new Worker<StripeEventJobData, StripeEventResult>(
     QUEUE.stripeEvents,
