@@ -19,9 +19,6 @@ import type { NoticeSender } from '../src/notices/notice-sender.js';
 import type { CardExpiryJobData, CardExpiryJobName, NoticeJobData } from '../src/queues.js';
 import { JOB_STALL_DETECTION } from './stall-detection.js';
 
-/** A refresh is two Stripe requests (customer, subscriptions): the job budget is half the request budget. */
-export const STRIPE_REQUESTS_PER_SYNC = 2;
-
 export interface WorkerSetDeps {
   connection: Redis;
   prefix: string;
@@ -32,7 +29,6 @@ export interface WorkerSetDeps {
   logger: Logger;
   debounceMs: number;
   concurrency: number;
-  stripeRequestsPerSecond: number;
   rateLimitBackoffMs?: number;
   /** Card expiry and notices (issue 3); without it only the event and sync workers run. */
   cardExpiry?: CardExpiryWorkerDeps;
@@ -77,11 +73,10 @@ export function createWorkerSet(deps: WorkerSetDeps): WorkerSet {
       queue: deps.queues.customerSync,
       rateLimitBackoffMs: deps.rateLimitBackoffMs ?? 2000,
     }),
-    {
-      ...common,
-      concurrency: deps.concurrency,
-      limiter: { max: Math.max(1, Math.floor(deps.stripeRequestsPerSecond / STRIPE_REQUESTS_PER_SYNC)), duration: 1000 },
-    },
+    // No BullMQ limiter: every Stripe request waits for the shared request budget (stripe-http-client.ts),
+    // which counts requests, retries and pages included, in any window. A job limiter would only add its
+    // fixed windows.
+    { ...common, concurrency: deps.concurrency },
   );
 
   const expiry = deps.cardExpiry;

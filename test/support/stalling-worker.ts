@@ -59,6 +59,5 @@ if (isEntryPoint(import.meta.url)) {
     logger: createSilentLogger(),
     debounceMs: 0,
     concurrency: 1,
-    stripeRequestsPerSecond: 1000,
   });
 }
