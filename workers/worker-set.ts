@@ -29,6 +29,7 @@ export interface WorkerSetDeps {
   logger: Logger;
   debounceMs: number;
   concurrency: number;
+  /** First wait of a refresh Stripe refused for rate (429); see customer-sync.processor.ts. */
   rateLimitBackoffMs?: number;
   /** Card expiry and notices (issue 3); without it only the event and sync workers run. */
   cardExpiry?: CardExpiryWorkerDeps;
@@ -68,14 +69,10 @@ export function createWorkerSet(deps: WorkerSetDeps): WorkerSet {
   );
   const syncWorker = new Worker<SyncCustomerJobData, SyncCustomerResult>(
     QUEUE.customerSync,
-    createCustomerSyncProcessor({
-      syncCustomer: deps.syncCustomer,
-      queue: deps.queues.customerSync,
-      rateLimitBackoffMs: deps.rateLimitBackoffMs ?? 2000,
-    }),
+    createCustomerSyncProcessor({ syncCustomer: deps.syncCustomer, rateLimitBackoffMs: deps.rateLimitBackoffMs ?? 1000 }),
     // No BullMQ limiter: every Stripe request waits for the shared request budget (stripe-http-client.ts),
     // which counts requests, retries and pages included, in any window. A job limiter would only add its
-    // fixed windows.
+    // fixed windows, and a whole-queue pause when one customer is refused.
     { ...common, concurrency: deps.concurrency },
   );
 
