@@ -1,7 +1,7 @@
 /**
  * Owns `<prefix>:return:<customer id>`: a short-lived marker that the update-card return re-read this
  * customer from Stripe. A reader reloading the return page, or a link opened many times, then costs
- * Stripe one re-read per window instead of one per hit (those calls bypass the workers' rate limit).
+ * Stripe one re-read per window instead of one per hit.
  */
 import type { Redis } from 'ioredis';
 
