@@ -2,8 +2,9 @@
  * The Stripe SDK's own Node HTTP client with the shared request budget in front. The SDK sends every
  * request through its client's makeRequest, its network retries and each page of an auto-paginated list
  * included, so each of them takes a slot and waits for it before it leaves. A request that cannot have a
- * slot within MAX_BUDGET_WAIT_MS fails at once with StripeBudgetExhaustedError, a transient error its job
- * retries later: waiting requests are bounded by the callers' own concurrency, never queued in memory.
+ * slot within MAX_BUDGET_WAIT_MS fails with StripeBudgetExhaustedError (which the SDK, like any connection
+ * failure, may retry once, through the budget again), a transient error its job retries later: waiting
+ * requests are bounded by the callers' own concurrency, never queued in memory.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import Stripe from 'stripe';
