@@ -12,7 +12,7 @@ import { createEntitlementChangeReader } from './store/entitlement-change-reader
 import { createSubscriberStore } from './store/subscriber-store.js';
 import { createEventLedger } from './store/event-ledger.js';
 import { createShutdown, exitOnSignals, systemClock } from './runtime.js';
-import { createStripeClient, createStripeGateway } from './adapters/stripe-gateway.js';
+import { createStripeGateway } from './adapters/stripe-gateway.js';
 import { createStripeBilling } from './adapters/stripe-billing.js';
 import { createCustomerSync } from './sync/customer-sync.js';
 import { createUpdateCardUrlFor } from './billing/update-card-links.js';
@@ -20,7 +20,7 @@ import { createAccessRestorer } from './billing/restore-access.js';
 import { createPortalSessionStore, createReturnThrottle } from './store/billing-link-throttle.js';
 import { createPortalSessionOpener } from './billing/portal-sessions.js';
 import { applyServerLimits } from './http/server-limits.js';
-import { expiryComponentsFrom, loadConfigOrExit, updateCardLinksFrom } from './wiring.js';
+import { expiryComponentsFrom, loadConfigOrExit, stripeClientFrom, updateCardLinksFrom } from './wiring.js';
 import { startWorkers } from '../workers/main.js';
 import { createOpsQueues } from './queues.js';
 import { createMetrics } from './metrics/metrics.js';
@@ -39,7 +39,7 @@ const store = createSubscriberStore({ redis, prefix });
 const clock = systemClock;
 
 // The update-card link needs Stripe here too: the portal session, and the re-read on the way back.
-const stripeClient = createStripeClient({ secretKey: config.stripe.secretKey, apiBase: config.stripe.apiBase });
+const stripeClient = stripeClientFrom(config, redis);
 const billing = createStripeBilling(stripeClient);
 const links = updateCardLinksFrom(config, clock);
 const expiry = expiryComponentsFrom(config, { redis, queues, store, stripeClient, links, clock, logger });

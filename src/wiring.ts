@@ -12,6 +12,8 @@ import type { Queues } from './queues.js';
 import type { SubscriberStore } from './store/subscriber-store.js';
 import type { Mailer } from './adapters/mailer.js';
 import { createStripeBilling } from './adapters/stripe-billing.js';
+import { createStripeClient } from './adapters/stripe-gateway.js';
+import { createStripeRequestBudget } from './store/stripe-request-budget.js';
 import { createUpdateCardLinks, type UpdateCardLinks } from './billing/update-card-links.js';
 import { createExpiryComponents } from './expiry/expiry-components.js';
 import { createOperations, type OperationsDeps } from './backfill/operations.js';
@@ -28,6 +30,15 @@ export function loadConfigOrExit(): Config {
     console.error((err as Error).message);
     process.exit(1);
   }
+}
+
+/** The Stripe client, sending through the request budget every process on this Redis shares. */
+export function stripeClientFrom(config: Config, redis: Redis): Stripe {
+  return createStripeClient({
+    secretKey: config.stripe.secretKey,
+    apiBase: config.stripe.apiBase,
+    budget: createStripeRequestBudget({ redis, prefix: config.redisKeyPrefix, requestsPerSecond: config.stripe.rateLimitPerSecond }),
+  });
 }
 
 /** Update-card links, or null when LINK_SIGNING_SECRET is not configured. */

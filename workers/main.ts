@@ -3,13 +3,13 @@
  * `npm run start:worker` runs it alone; `npm start` starts it inside the API process.
  */
 import type { Config } from '../src/config.js';
-import { expiryComponentsFrom, loadConfigOrExit, operationsFrom, updateCardLinksFrom } from '../src/wiring.js';
+import { expiryComponentsFrom, loadConfigOrExit, operationsFrom, stripeClientFrom, updateCardLinksFrom } from '../src/wiring.js';
 import { createLogger, type Logger } from '../src/logger.js';
 import { createQueues, upsertExpirySweep } from '../src/queues.js';
 import { createWorkerConnection } from '../src/store/redis-connections.js';
 import { createSubscriberStore } from '../src/store/subscriber-store.js';
 import { createEventLedger } from '../src/store/event-ledger.js';
-import { createStripeClient, createStripeGateway } from '../src/adapters/stripe-gateway.js';
+import { createStripeGateway } from '../src/adapters/stripe-gateway.js';
 import { createMailer } from '../src/adapters/mailer.js';
 import { createCustomerSync } from '../src/sync/customer-sync.js';
 import { createShutdown, exitOnSignals, isEntryPoint, systemClock } from '../src/runtime.js';
@@ -28,7 +28,7 @@ export async function startWorkers(config: Config, logger: Logger, clock: Clock 
   const queues = createQueues(connection, prefix);
   const store = createSubscriberStore({ redis: connection, prefix });
   const ledger = createEventLedger({ redis: connection, prefix });
-  const stripeClient = createStripeClient({ secretKey: config.stripe.secretKey, apiBase: config.stripe.apiBase });
+  const stripeClient = stripeClientFrom(config, connection);
   const stripe = createStripeGateway(stripeClient);
   const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.noticeFrom, logger });
   if (mailer.transport === 'log') logger.warn('SMTP_URL is not set: notices are written to the debug log, not sent');
@@ -52,7 +52,6 @@ export async function startWorkers(config: Config, logger: Logger, clock: Clock 
     logger,
     debounceMs: config.syncDebounceMs,
     concurrency: config.workerConcurrency,
-    stripeRequestsPerSecond: config.stripe.rateLimitPerSecond,
     cardExpiry: {
       service: expiry.service,
       sweep: expiry.sweep,

@@ -10,6 +10,7 @@ import type { RecoverEvents, RecoveryResult } from '../src/recovery/event-recove
 import { OPS_QUEUE, type RecoverEventsJobData, type ResyncJobData } from '../src/queues.js';
 import { createBackfillProcessor } from './backfill.processor.js';
 import { createRecoveryProcessor } from './recovery.processor.js';
+import { JOB_STALL_DETECTION, RESYNC_STALL_DETECTION } from './stall-detection.js';
 
 export interface OpsWorkerDeps {
   connection: Redis;
@@ -28,11 +29,14 @@ export interface OpsWorkers {
 export function createOpsWorkers(deps: OpsWorkerDeps): OpsWorkers {
   const log = deps.logger.child({ component: 'ops-workers' });
   const common = { connection: deps.connection, prefix: deps.prefix, concurrency: 1 };
-  const backfillWorker = new Worker<ResyncJobData, BackfillSummary>(OPS_QUEUE.backfill, createBackfillProcessor({ runBackfill: deps.runBackfill }), common);
+  const backfillWorker = new Worker<ResyncJobData, BackfillSummary>(OPS_QUEUE.backfill, createBackfillProcessor({ runBackfill: deps.runBackfill }), {
+    ...common,
+    ...RESYNC_STALL_DETECTION,
+  });
   const recoveryWorker = new Worker<RecoverEventsJobData, RecoveryResult>(
     OPS_QUEUE.eventRecovery,
     createRecoveryProcessor({ recoverEvents: deps.recoverEvents }),
-    common,
+    { ...common, ...JOB_STALL_DETECTION },
   );
   const all = [backfillWorker, recoveryWorker] as unknown as Worker[];
   for (const worker of all) {

@@ -9,8 +9,7 @@ import { createQueues } from '../src/queues.js';
 import { createWorkerConnection, waitUntilReady } from '../src/store/redis-connections.js';
 import { createSubscriberStore } from '../src/store/subscriber-store.js';
 import { createEventLedger } from '../src/store/event-ledger.js';
-import { createStripeClient } from '../src/adapters/stripe-gateway.js';
-import { expiryComponentsFrom, loadConfigOrExit, operationsFrom, updateCardLinksFrom } from '../src/wiring.js';
+import { expiryComponentsFrom, loadConfigOrExit, operationsFrom, stripeClientFrom, updateCardLinksFrom } from '../src/wiring.js';
 import { BackfillStoppedError } from '../src/backfill/backfill-runner.js';
 import { systemClock } from '../src/runtime.js';
 
@@ -25,7 +24,7 @@ await waitUntilReady(connection, 10_000);
 const prefix = config.redisKeyPrefix;
 const queues = createQueues(connection, prefix);
 const store = createSubscriberStore({ redis: connection, prefix });
-const stripeClient = createStripeClient({ secretKey: config.stripe.secretKey, apiBase: config.stripe.apiBase });
+const stripeClient = stripeClientFrom(config, connection);
 const expiry = expiryComponentsFrom(config, {
   redis: connection,
   queues,

@@ -17,9 +17,7 @@ import type { CardExpiryService } from '../src/expiry/card-expiry-service.js';
 import type { ExpirySweep } from '../src/expiry/expiry-sweep.js';
 import type { NoticeSender } from '../src/notices/notice-sender.js';
 import type { CardExpiryJobData, CardExpiryJobName, NoticeJobData } from '../src/queues.js';
-
-/** A refresh is two Stripe requests (customer, subscriptions): the job budget is half the request budget. */
-export const STRIPE_REQUESTS_PER_SYNC = 2;
+import { JOB_STALL_DETECTION } from './stall-detection.js';
 
 export interface WorkerSetDeps {
   connection: Redis;
@@ -31,7 +29,7 @@ export interface WorkerSetDeps {
   logger: Logger;
   debounceMs: number;
   concurrency: number;
-  stripeRequestsPerSecond: number;
+  /** First wait of a refresh Stripe refused for rate (429); see customer-sync.processor.ts. */
   rateLimitBackoffMs?: number;
   /** Card expiry and notices (issue 3); without it only the event and sync workers run. */
   cardExpiry?: CardExpiryWorkerDeps;
@@ -56,7 +54,7 @@ export interface WorkerSet {
 
 export function createWorkerSet(deps: WorkerSetDeps): WorkerSet {
   const log = deps.logger.child({ component: 'workers' });
-  const common = { connection: deps.connection, prefix: deps.prefix };
+  const common = { connection: deps.connection, prefix: deps.prefix, ...JOB_STALL_DETECTION };
 
   const eventWorker = new Worker<StripeEventJobData, StripeEventResult>(
     QUEUE.stripeEvents,
@@ -71,16 +69,11 @@ export function createWorkerSet(deps: WorkerSetDeps): WorkerSet {
   );
   const syncWorker = new Worker<SyncCustomerJobData, SyncCustomerResult>(
     QUEUE.customerSync,
-    createCustomerSyncProcessor({
-      syncCustomer: deps.syncCustomer,
-      queue: deps.queues.customerSync,
-      rateLimitBackoffMs: deps.rateLimitBackoffMs ?? 2000,
-    }),
-    {
-      ...common,
-      concurrency: deps.concurrency,
-      limiter: { max: Math.max(1, Math.floor(deps.stripeRequestsPerSecond / STRIPE_REQUESTS_PER_SYNC)), duration: 1000 },
-    },
+    createCustomerSyncProcessor({ syncCustomer: deps.syncCustomer, rateLimitBackoffMs: deps.rateLimitBackoffMs ?? 1000 }),
+    // No BullMQ limiter: every Stripe request waits for the shared request budget (stripe-http-client.ts),
+    // which counts requests, retries and pages included, in any window. A job limiter would only add its
+    // fixed windows, and a whole-queue pause when one customer is refused.
+    { ...common, concurrency: deps.concurrency },
   );
 
   const expiry = deps.cardExpiry;

@@ -6,12 +6,16 @@
  */
 import { createStripeBilling } from '../../src/adapters/stripe-billing.js';
 import { createStripeClient } from '../../src/adapters/stripe-gateway.js';
+import { createWorkerConnection } from '../../src/store/redis-connections.js';
+import { createStripeRequestBudget } from '../../src/store/stripe-request-budget.js';
 import { measureExpirySweep } from '../lib/expiry-sweep.js';
 import { answerOrchestrator, ready, requireEnv } from '../lib/child.js';
 
 const redisUrl = requireEnv('BENCH_REDIS_URL');
 const apiBase = process.env.STRIPE_API_BASE;
-const billing = apiBase ? createStripeBilling(createStripeClient({ secretKey: 'sk_test_bench', apiBase })) : null;
+// The re-reads go through a request budget as in production, set high: this measures the sweep, not Stripe.
+const budget = () => createStripeRequestBudget({ redis: createWorkerConnection(redisUrl, 'bench-sweep-budget'), prefix: 'bench-sweep', requestsPerSecond: 10_000 });
+const billing = apiBase ? createStripeBilling(createStripeClient({ secretKey: 'sk_test_bench', apiBase, budget: budget() })) : null;
 
 answerOrchestrator({
   run: (message) =>

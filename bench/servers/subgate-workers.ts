@@ -11,6 +11,7 @@ import { createWorkerConnection, waitUntilReady } from '../../src/store/redis-co
 import { createSubscriberStore } from '../../src/store/subscriber-store.js';
 import { createEventLedger } from '../../src/store/event-ledger.js';
 import { createStripeClient, createStripeGateway } from '../../src/adapters/stripe-gateway.js';
+import { createStripeRequestBudget } from '../../src/store/stripe-request-budget.js';
 import { createCustomerSync } from '../../src/sync/customer-sync.js';
 import { createWorkerSet, type WorkerSet } from '../../workers/worker-set.js';
 import { answerOrchestrator, memory, ready, requireEnv } from '../lib/child.js';
@@ -23,8 +24,7 @@ await waitUntilReady(connection);
 const queues = createQueues(connection, prefix);
 const store = createSubscriberStore({ redis: connection, prefix });
 const ledger = createEventLedger({ redis: connection, prefix });
-const stripe = createStripeGateway(createStripeClient({ secretKey: 'sk_test_bench', apiBase: requireEnv('STRIPE_API_BASE') }));
-const syncCustomer = createCustomerSync({ stripe, store, clock: systemClock, userIdMetadataKey: 'user_id', logger });
+const apiBase = requireEnv('STRIPE_API_BASE');
 
 const done = { events: 0, eventsFailed: 0, syncs: 0, syncsFailed: 0 };
 let workers: WorkerSet | null = null;
@@ -40,6 +40,9 @@ answerOrchestrator(
   {
     start(message) {
       startedAt = performance.now();
+      const budget = createStripeRequestBudget({ redis: connection, prefix, requestsPerSecond: Number(message.stripeRequestsPerSecond) });
+      const stripe = createStripeGateway(createStripeClient({ secretKey: 'sk_test_bench', apiBase, budget }));
+      const syncCustomer = createCustomerSync({ stripe, store, clock: systemClock, userIdMetadataKey: 'user_id', logger });
       workers = createWorkerSet({
         connection,
         prefix,
@@ -50,7 +53,6 @@ answerOrchestrator(
         logger,
         debounceMs: Number(message.debounceMs),
         concurrency: Number(message.concurrency),
-        stripeRequestsPerSecond: Number(message.stripeRequestsPerSecond),
       });
       workers.eventWorker.on('completed', () => done.events++);
       workers.eventWorker.on('failed', () => done.eventsFailed++);

@@ -2,8 +2,11 @@
  * The Stripe API as subgate reads it: one customer with its default payment method and default source,
  * and all of that customer's subscriptions with theirs, expanded so a refresh is two requests.
  * `STRIPE_API_BASE` points the SDK at another host (a local test double) through its host/port/protocol.
+ * Every client sends through the shared request budget (stripe-http-client.ts).
  */
 import Stripe from 'stripe';
+import type { StripeRequestBudget } from '../store/stripe-request-budget.js';
+import { createBudgetedHttpClient } from './stripe-http-client.js';
 import type {
   StripeCustomerLike,
   StripeDeletedCustomerLike,
@@ -21,9 +24,11 @@ export interface StripeGateway {
 export interface StripeClientSettings {
   secretKey: string;
   apiBase?: string | undefined;
-  /** The SDK's own retries; BullMQ's backoff does the long-haul retrying. */
+  /** The SDK's own retries (each one takes a budget slot too); BullMQ's backoff does the long-haul retrying. */
   maxNetworkRetries?: number;
   timeoutMs?: number;
+  /** Every request this client sends waits for a slot here first. */
+  budget: StripeRequestBudget;
 }
 
 export function createStripeClient(settings: StripeClientSettings): Stripe {
@@ -33,6 +38,7 @@ export function createStripeClient(settings: StripeClientSettings): Stripe {
     timeout: settings.timeoutMs ?? 10_000,
     appInfo: { name: 'subgate' },
     telemetry: false,
+    httpClient: createBudgetedHttpClient({ budget: settings.budget }),
     ...(base
       ? {
           host: base.hostname,
@@ -50,6 +56,13 @@ export function isStripeMissing(err: unknown): boolean {
 
 export function isStripeRateLimited(err: unknown): boolean {
   return err instanceof Stripe.errors.StripeRateLimitError || (err instanceof Stripe.errors.StripeError && err.statusCode === 429);
+}
+
+/** ms from Stripe's `Retry-After` on a refusal, when it sent one. */
+export function stripeRetryAfterMs(err: unknown): number | null {
+  if (!(err instanceof Stripe.errors.StripeError)) return null;
+  const value = Number((err.headers as Record<string, unknown> | undefined)?.['retry-after']);
+  return Number.isFinite(value) && value >= 0 ? value * 1000 : null;
 }
 
 /** Errors that no retry will fix (bad key, bad request): the job fails for a human to look at. */

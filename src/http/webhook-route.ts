@@ -16,6 +16,14 @@ import { UnavailableError, UnsupportedEncodingError, isStorageUnavailable } from
 
 export const WEBHOOK_BODY_LIMIT = '1mb';
 
+/**
+ * The whole Redis work of one delivery (claim, enqueue, confirm) gets this long, then Stripe gets its 503.
+ * Waiting on the commands instead cost up to two command timeouts of the fail-fast connection (1.5 s
+ * each) when Redis hangs with its connections open: a command queues behind the connection's batch
+ * already in flight, and that batch times out first.
+ */
+export const WEBHOOK_REDIS_DEADLINE_MS = 1000;
+
 export interface WebhookRouteDeps {
   webhookSecrets: readonly string[];
   ledger: EventLedger;
@@ -70,7 +78,7 @@ export function createWebhookRouter(deps: WebhookRouteDeps): Router {
 
     let outcome;
     try {
-      outcome = await acceptEvent(event, receivedAt);
+      outcome = await withinDeadline(acceptEvent(event, receivedAt), WEBHOOK_REDIS_DEADLINE_MS);
     } catch (err) {
       record(event.type, 'unavailable');
       if (isStorageUnavailable(err)) throw new UnavailableError(undefined, { cause: err });
@@ -86,4 +94,17 @@ export function createWebhookRouter(deps: WebhookRouteDeps): Router {
     res.status(200).json({ received: true });
   });
   return router;
+}
+
+/**
+ * The acceptance, or a 503 once `ms` have passed. A late acceptance carries on by itself, off the request,
+ * and none of its endings loses the event: an enqueue that lands is found by Stripe's redelivery (a
+ * duplicate 200), a failed one releases its claim, and a claim left unconfirmed is enqueued by the redelivery.
+ */
+function withinDeadline<T>(acceptance: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new UnavailableError('Storage did not answer in time; retry later.')), ms);
+  });
+  return Promise.race([acceptance, deadline]).finally(() => clearTimeout(timer));
 }

@@ -14,7 +14,7 @@ import { seedReader } from './readers.js';
 export function createTestBackfill(h: Harness, overrides: Partial<BackfillDeps> = {}): { run: RunBackfill; checkpoints: BackfillStore } {
   const checkpoints = createBackfillStore({ redis: h.workerRedis, prefix: h.prefix });
   const run = createBackfillRunner({
-    source: createStripeListSource(h.stripe.client()),
+    source: createStripeListSource(h.stripeClient),
     store: createSubscriberStore({ redis: h.workerRedis, prefix: h.prefix }),
     checkpoints,
     clock: h.clock,

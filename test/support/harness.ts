@@ -5,6 +5,7 @@
  */
 import request from 'supertest';
 import type { Redis } from 'ioredis';
+import type Stripe from 'stripe';
 import { buildApp, type AppDeps } from '../../src/app.js';
 import { createSilentLogger, type Logger } from '../../src/logger.js';
 import { createQueues, type Queues } from '../../src/queues.js';
@@ -12,7 +13,8 @@ import { createFailFastConnection, createWorkerConnection, waitUntilReady } from
 import { createEntitlementChangeReader, type EntitlementChangeReader } from '../../src/store/entitlement-change-reader.js';
 import { createSubscriberStore, type SubscriberStore } from '../../src/store/subscriber-store.js';
 import { createEventLedger, type EventLedger } from '../../src/store/event-ledger.js';
-import { createStripeGateway, type StripeGateway } from '../../src/adapters/stripe-gateway.js';
+import { createStripeClient, createStripeGateway, type StripeGateway } from '../../src/adapters/stripe-gateway.js';
+import { createStripeRequestBudget } from '../../src/store/stripe-request-budget.js';
 import { createCustomerSync, type SyncCustomer } from '../../src/sync/customer-sync.js';
 import { createWorkerSet, type WorkerSet } from '../../workers/worker-set.js';
 import type { PolicySettings } from '../../src/domain/projection.js';
@@ -61,6 +63,7 @@ export interface HarnessOptions {
   /** Start the BullMQ workers (default true). */
   workers?: boolean;
   debounceMs?: number;
+  /** The Stripe request budget both sides share (STRIPE_API_RATE_LIMIT); default 1000. */
   stripeRequestsPerSecond?: number;
   clockStart?: number | Date | string;
   logger?: Logger;
@@ -77,6 +80,8 @@ export interface Harness {
   prefix: string;
   clock: TestClock;
   stripe: StripeDouble;
+  /** The worker side's SDK client: the real one, through the request budget, at the double. */
+  stripeClient: Stripe;
   gateway: StripeGateway;
   apiRedis: Redis;
   workerRedis: Redis;
@@ -93,7 +98,7 @@ export interface Harness {
   mailer: Mailer | null;
   /** Feeds GET /v1/entitlements/events; its blocking connection opens on the first subscriber. */
   changeReader: EntitlementChangeReader;
-  startWorkers(overrides?: Partial<Pick<HarnessOptions, 'debounceMs' | 'stripeRequestsPerSecond'>>): WorkerSet;
+  startWorkers(overrides?: Partial<Pick<HarnessOptions, 'debounceMs'>>): WorkerSet;
   /** POSTs an event the way Stripe does: signed now with the current secret. */
   deliver(event: { id: string }, opts?: { secret?: string; timestamp?: number }): Promise<request.Response>;
   entitlement(query: Record<string, string>): Promise<request.Response>;
@@ -118,12 +123,23 @@ export async function createHarness(options: HarnessOptions): Promise<Harness> {
   const queues = createQueues(workerRedis, prefix);
   const store = createSubscriberStore({ redis: apiRedis, prefix });
   const ledger = createEventLedger({ redis: apiRedis, prefix });
-  const gateway = createStripeGateway(stripe.client());
+  // Each side's client on its own connection, as in production; both spend one budget.
+  const stripeClientOn = (redis: Redis) =>
+    createStripeClient({
+      secretKey: 'sk_test_double',
+      apiBase: stripe.url,
+      maxNetworkRetries: 0,
+      budget: createStripeRequestBudget({ redis, prefix, requestsPerSecond: options.stripeRequestsPerSecond ?? 1000 }),
+    });
+  const stripeClient = stripeClientOn(workerRedis);
+  const apiStripeClient = stripeClientOn(apiRedis);
+  const gateway = createStripeGateway(stripeClient);
   const workerStore = createSubscriberStore({ redis: workerRedis, prefix });
   const policy = options.policy ?? POLICY;
 
   const ce = options.cardExpiry;
-  const billing = ce ? createStripeBilling(stripe.client()) : null;
+  const workerBilling = ce ? createStripeBilling(stripeClient) : null;
+  const billing = ce ? createStripeBilling(apiStripeClient) : null;
   const links = ce
     ? createUpdateCardLinks({ secret: LINK_SECRET, publicBaseUrl: ce.publicBaseUrl ?? PUBLIC_BASE_URL, ttlDays: ce.linkTtlDays ?? 14, clock })
     : null;
@@ -134,7 +150,7 @@ export async function createHarness(options: HarnessOptions): Promise<Harness> {
       prefix,
       queues: side,
       store,
-      billing: billing!,
+      billing: (withMailer ? workerBilling : billing)!,
       clock,
       logger,
       policy,
@@ -159,7 +175,7 @@ export async function createHarness(options: HarnessOptions): Promise<Harness> {
     ...(expiry ? { afterWrite: expiry.afterWrite } : {}),
   });
   const apiSyncCustomer = createCustomerSync({
-    stripe: gateway,
+    stripe: createStripeGateway(apiStripeClient),
     store,
     clock,
     userIdMetadataKey: 'user_id',
@@ -222,6 +238,7 @@ export async function createHarness(options: HarnessOptions): Promise<Harness> {
     prefix,
     clock,
     stripe,
+    stripeClient,
     gateway,
     apiRedis,
     workerRedis,
@@ -247,7 +264,6 @@ export async function createHarness(options: HarnessOptions): Promise<Harness> {
         logger,
         debounceMs: overrides.debounceMs ?? options.debounceMs ?? 20,
         concurrency: 4,
-        stripeRequestsPerSecond: overrides.stripeRequestsPerSecond ?? options.stripeRequestsPerSecond ?? 1000,
         rateLimitBackoffMs: 200,
         ...(expiry
           ? {

@@ -58,7 +58,7 @@ export async function createOpsHarness(options: HarnessOptions & { adminToken?: 
   const operations = createOperations({
     redis: h.workerRedis,
     prefix: h.prefix,
-    stripe: h.stripe.client(),
+    stripe: h.stripeClient,
     store: h.store,
     ledger: h.ledger,
     queues: h.queues,

@@ -122,6 +122,10 @@ export interface DisposableRedis {
   stop(): Promise<void>;
   /** (Re)starts the server on the same port, stopping it first if running. */
   restart(): Promise<void>;
+  /** SIGSTOP: the server stops answering while its connections stay open (a hung host, not a dead one). */
+  pause(): void;
+  /** SIGCONT after pause(). */
+  resume(): void;
 }
 
 // Servers still running when this process exits (or is told to by SIGINT/SIGTERM/SIGHUP) get
@@ -130,6 +134,7 @@ export interface DisposableRedis {
 const running = new Map<ChildProcess, string>();
 function killRunning(): void {
   for (const [child, dir] of running) {
+    child.kill('SIGCONT');
     child.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   }
@@ -173,6 +178,7 @@ export async function startDisposableRedis(): Promise<DisposableRedis> {
     const current = child;
     child = undefined;
     if (current) {
+      current.kill('SIGCONT'); // a paused server would not act on SIGTERM
       await terminate(current);
       running.delete(current);
     }
@@ -210,6 +216,8 @@ export async function startDisposableRedis(): Promise<DisposableRedis> {
       await stop();
       await start();
     },
+    pause: () => child?.kill('SIGSTOP'),
+    resume: () => child?.kill('SIGCONT'),
   };
 }
 
