@@ -136,7 +136,7 @@ describe('server limits', () => {
     // feed's own request is older than requestTimeout and the server's timeout check has run over it.
     const slow = client(port);
     await once(slow.socket, 'connect');
-    slow.socket.write('POST /webhooks/stripe HTTP/1.1\r\nHost: subgate.test\r\nContent-Length: 50\r\n\r\n{');
+    slow.socket.write('POST /webhooks/stripe HTTP/1.1\r\nHost: subgate.test\r\nStripe-Signature: t=1,v1=00\r\nContent-Length: 50\r\n\r\n{');
     await waitFor(() => slow.closed(), { timeoutMs: 10_000, message: 'the witness request to time out' });
     assert.deepEqual(responses(slow.received()), [408]);
 
