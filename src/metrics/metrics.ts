@@ -9,6 +9,11 @@ import type { Queue } from 'bullmq';
 
 export type WebhookOutcome = 'accepted' | 'duplicate' | 'rejected' | 'unavailable';
 
+/** What the change feed tells: streams reset, or dropped. */
+export type FeedEvent =
+  | { type: 'reset'; reason: 'changes_lost' | 'unknown_id' | 'too_far_behind' | 'fell_behind' }
+  | { type: 'dropped'; reason: 'slow_reader' };
+
 export interface Metrics {
   readonly registry: Registry;
   recordWebhook(type: string, outcome: WebhookOutcome): void;
@@ -17,6 +22,7 @@ export interface Metrics {
   observeEventLag(stage: 'routed' | 'applied', seconds: number): void;
   observeJob(queue: string, name: string, outcome: 'completed' | 'failed', seconds: number): void;
   recordCardExpiryOutcome(job: string, outcome: string): void;
+  recordFeed(event: FeedEvent): void;
 }
 
 export interface MetricsDeps {
@@ -78,6 +84,13 @@ export function createMetrics(deps: MetricsDeps = {}): Metrics {
     registers: [registry],
   });
 
+  const feedEvents = new Counter({
+    name: 'subgate_feed_events_total',
+    help: 'Change-feed streams reset (why), or dropped (slow_reader).',
+    labelNames: ['event', 'reason'] as const,
+    registers: [registry],
+  });
+
   const queues = deps.queues ?? [];
   new Gauge({
     name: 'subgate_queue_jobs',
@@ -129,6 +142,9 @@ export function createMetrics(deps: MetricsDeps = {}): Metrics {
       cardExpiry.inc({ job, outcome });
       if (outcome === 'flagged') flags.inc({ action: 'raised' });
       if (outcome === 'honoured') flags.inc({ action: 'cleared' });
+    },
+    recordFeed(event) {
+      feedEvents.inc({ event: event.type, reason: event.reason });
     },
   };
 }
