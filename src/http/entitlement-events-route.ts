@@ -6,13 +6,14 @@
  * behind) it gets `event: reset` instead: drop the whole cache. `event: ready` says "you are live from
  * here". Comment lines keep proxies and the client's idle watchdog happy. The Redis side is one shared
  * reader per process (entitlement-change-reader); one stream's life, and what bounds its memory, is in
- * feed-stream.ts.
+ * feed-stream.ts; how many may be open at once, in feed-connection-limits.ts.
  */
 import { Router } from 'express';
 import type { Logger } from '../logger.js';
 import type { FeedEvent } from '../metrics/metrics.js';
 import type { TokenCheck } from './bearer-auth.js';
 import { AuthError, UnavailableError } from './errors.js';
+import { createFeedConnectionLimits } from './feed-connection-limits.js';
 import { serveFeedStream } from './feed-stream.js';
 import type { EntitlementChangeReader } from '../store/entitlement-change-reader.js';
 
@@ -26,6 +27,9 @@ export interface EntitlementEventsOptions {
   pageSize?: number;
   /** Live entries held back while a stream replays; past this the replay has fallen behind: reset. */
   maxHeldEntries?: number;
+  /** Open streams per token name, and in this process. */
+  maxConnectionsPerToken?: number;
+  maxConnections?: number;
 }
 
 export interface EntitlementEventsRouteDeps extends EntitlementEventsOptions {
@@ -44,6 +48,8 @@ export const FEED_DEFAULTS = Object.freeze({
   maxReplay: 10_000,
   pageSize: 200,
   maxHeldEntries: 1_000,
+  maxConnectionsPerToken: 50,
+  maxConnections: 1_000,
 });
 
 export function createEntitlementEventsRouter(deps: EntitlementEventsRouteDeps): Router {
@@ -57,22 +63,36 @@ export function createEntitlementEventsRouter(deps: EntitlementEventsRouteDeps):
     maxHeldEntries: deps.maxHeldEntries ?? FEED_DEFAULTS.maxHeldEntries,
   };
   const record = deps.onFeedEvent ?? (() => undefined);
+  const limits = createFeedConnectionLimits({
+    perToken: deps.maxConnectionsPerToken ?? FEED_DEFAULTS.maxConnectionsPerToken,
+    perProcess: deps.maxConnections ?? FEED_DEFAULTS.maxConnections,
+    onRefused(token, reason) {
+      log.warn({ token, reason }, 'event stream refused');
+      record({ type: 'refused', reason });
+    },
+  });
 
   router.get(EVENTS_PATH, async (req, res) => {
     const principal = deps.checkToken(req.headers.authorization);
     if (!principal) throw new AuthError();
     const reader = deps.reader;
     if (!reader) throw new UnavailableError('Live entitlement events are not served by this process.');
+    const token = principal.name;
+    const release = limits.acquire(token);
+    record({ type: 'opened', token });
     await serveFeedStream({
       req,
       res,
       reader,
       lastEventId: req.get('last-event-id')?.trim() || null,
       settings,
-      token: principal.name,
+      token,
       log,
       record,
-      onEnd: () => undefined,
+      onEnd() {
+        release();
+        record({ type: 'closed', token });
+      },
     });
   });
   return router;

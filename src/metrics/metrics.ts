@@ -9,8 +9,11 @@ import type { Queue } from 'bullmq';
 
 export type WebhookOutcome = 'accepted' | 'duplicate' | 'rejected' | 'unavailable';
 
-/** What the change feed tells: streams reset, or dropped. */
+/** What the change feed tells: streams opened and closed (by token name), refused, reset, or dropped. */
 export type FeedEvent =
+  | { type: 'opened'; token: string }
+  | { type: 'closed'; token: string }
+  | { type: 'refused'; reason: 'token_limit' | 'process_limit' }
   | { type: 'reset'; reason: 'changes_lost' | 'unknown_id' | 'too_far_behind' | 'fell_behind' }
   | { type: 'dropped'; reason: 'slow_reader' };
 
@@ -84,9 +87,15 @@ export function createMetrics(deps: MetricsDeps = {}): Metrics {
     registers: [registry],
   });
 
+  const feedStreams = new Gauge({
+    name: 'subgate_feed_streams',
+    help: 'Open change-feed streams (GET /v1/entitlements/events) in this process, by token name.',
+    labelNames: ['token'] as const,
+    registers: [registry],
+  });
   const feedEvents = new Counter({
     name: 'subgate_feed_events_total',
-    help: 'Change-feed streams reset (why), or dropped (slow_reader).',
+    help: 'Change-feed streams refused (token_limit, process_limit), reset (why), or dropped (slow_reader).',
     labelNames: ['event', 'reason'] as const,
     registers: [registry],
   });
@@ -144,7 +153,9 @@ export function createMetrics(deps: MetricsDeps = {}): Metrics {
       if (outcome === 'honoured') flags.inc({ action: 'cleared' });
     },
     recordFeed(event) {
-      feedEvents.inc({ event: event.type, reason: event.reason });
+      if (event.type === 'opened') feedStreams.inc({ token: event.token });
+      else if (event.type === 'closed') feedStreams.dec({ token: event.token });
+      else feedEvents.inc({ event: event.type, reason: event.reason });
     },
   };
 }

@@ -1,7 +1,7 @@
 /**
- * What the change feed allows, on a listening server and a real Redis: the max replay for entries that
- * carry no number, and subgate/client catching up from thousands of changes behind (more than the old
- * 1 MB cut-off allowed).
+ * What the change feed allows, on a listening server and a real Redis: open streams per token and per
+ * process (429 and 503 with Retry-After, counted), the max replay for entries that carry no number, and
+ * subgate/client catching up from thousands of changes behind (more than the old 1 MB cut-off allowed).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,6 +12,7 @@ import { createEntitlementChangeReader, type EntitlementChangeReader } from '../
 import { createEntitlementFeed, type EntitlementFeed } from '../../src/store/entitlement-feed.js';
 import { createTokenCheck } from '../../src/http/bearer-auth.js';
 import { EVENTS_PATH } from '../../src/http/entitlement-events-route.js';
+import { createMetrics } from '../../src/metrics/metrics.js';
 import { createEntitlementClient } from '../../src/client/index.js';
 
 const SITE_A = 'limits-site-a-token-0000001';
@@ -37,6 +38,46 @@ describe('change feed limits', () => {
     await reader.close();
     await cleanupPrefix(redis, prefix);
     await redis.quit();
+  });
+
+  test('a token may hold N streams (then 429) and the process M (then 503), both with Retry-After and counted', async () => {
+    const metrics = createMetrics();
+    const server = await startFeedServer({ checkToken, reader, maxConnectionsPerToken: 2, maxConnections: 3, onFeedEvent: metrics.recordFeed });
+    const open: AbortController[] = [];
+    const connect = async (token: string) => {
+      const controller = new AbortController();
+      open.push(controller);
+      const res = await fetch(`${server.url}${EVENTS_PATH}`, { headers: { Authorization: `Bearer ${token}` }, signal: controller.signal });
+      return { res, controller };
+    };
+    try {
+      const a1 = await connect(SITE_A);
+      const a2 = await connect(SITE_A);
+      const a3 = await connect(SITE_A);
+      const b1 = await connect(SITE_B);
+      const b2 = await connect(SITE_B);
+
+      assert.deepEqual([a1, a2, a3, b1, b2].map((c) => c.res.status), [200, 200, 429, 200, 503]);
+      assert.deepEqual([a3.res.headers.get('retry-after'), b2.res.headers.get('retry-after')], ['5', '5']);
+      const [tooMany, full] = (await Promise.all([a3.res.json(), b2.res.json()])) as Array<{ error: { code: string; message: string } }>;
+      assert.equal(tooMany!.error.code, 'too_many_connections');
+      assert.match(tooMany!.error.message, /2 open event streams/);
+      assert.equal(full!.error.code, 'at_capacity');
+      const text = await metrics.registry.metrics();
+      assert.match(text, /subgate_feed_events_total\{event="refused",reason="token_limit"\} 1\n/);
+      assert.match(text, /subgate_feed_events_total\{event="refused",reason="process_limit"\} 1\n/);
+      assert.match(text, /subgate_feed_streams\{token="site-a"\} 2\n/);
+      assert.match(text, /subgate_feed_streams\{token="site-b"\} 1\n/);
+
+      // A stream that ends gives its slot back.
+      a1.controller.abort();
+      await waitFor(() => server.streams[0]!.closed, { message: 'the first stream to close' });
+      assert.equal((await connect(SITE_A)).res.status, 200);
+      assert.match(await metrics.registry.metrics(), /subgate_feed_streams\{token="site-a"\} 2\n/);
+    } finally {
+      for (const controller of open) controller.abort();
+      await server.close();
+    }
   });
 
   test('entries that carry no number (written by an older writer) are counted as they are replayed', async () => {
