@@ -10,6 +10,7 @@ import { createSilentLogger, type Logger } from '../../src/logger.js';
 import { createQueues, type Queues } from '../../src/queues.js';
 import { createFailFastConnection, createWorkerConnection, waitUntilReady } from '../../src/store/redis-connections.js';
 import { createEntitlementChangeReader, type EntitlementChangeReader } from '../../src/store/entitlement-change-reader.js';
+import type { EntitlementEventsOptions } from '../../src/http/entitlement-events-route.js';
 import { createSubscriberStore, type SubscriberStore } from '../../src/store/subscriber-store.js';
 import { createEventLedger, type EventLedger } from '../../src/store/event-ledger.js';
 import { createStripeGateway, type StripeGateway } from '../../src/adapters/stripe-gateway.js';
@@ -64,6 +65,8 @@ export interface HarnessOptions {
   cardExpiry?: CardExpiryHarnessOptions;
   /** Keep-alive interval of GET /v1/entitlements/events (default 15 s). */
   eventsHeartbeatMs?: number;
+  /** Replay and connection limits of GET /v1/entitlements/events (the route's defaults otherwise). */
+  events?: EntitlementEventsOptions;
 }
 
 export interface Harness {
@@ -170,7 +173,7 @@ export async function createHarness(options: HarnessOptions): Promise<Harness> {
     },
   });
   const app = buildApp({
-    entitlementEvents: { reader: changeReader, ...(options.eventsHeartbeatMs ? { heartbeatMs: options.eventsHeartbeatMs } : {}) },
+    entitlementEvents: { reader: changeReader, ...options.events, ...(options.eventsHeartbeatMs ? { heartbeatMs: options.eventsHeartbeatMs } : {}) },
     store,
     ledger,
     queues: apiQueues,
