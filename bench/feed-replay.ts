@@ -3,7 +3,7 @@
  * what the API process pays when many change-feed clients resume from near the oldest of 100,000 kept
  * entries. 100,000 changes are published through the real feed writer (~400-byte entries, as in
  * production) on a throwaway redis-server, with 1,000 customers to check; for each run a fresh API
- * process (bench/servers/subgate-feed-api.ts, compiled, as src/main.ts wires the feed) serves them while
+ * process (bench/servers/subgate-api.ts, compiled, as src/main.ts wires the feed) serves them while
  * another process (bench/servers/feed-replayers.ts) keeps N streams replaying from the 10th entry (read
  * at full speed to `ready` or the end, again 250 ms later), and autocannon asks GET /v1/entitlements at
  * a steady offered rate. Reported per run: the API's RSS (peak, and the median of samples every 500 ms
@@ -69,7 +69,7 @@ function buildFromRef(gitRef: string): string {
   if (archive.status !== 0) throw new Error(`git archive ${gitRef}: ${archive.stderr.toString()}`);
   const untar = spawnSync('tar', ['-x', '-C', dir], { input: archive.stdout });
   if (untar.status !== 0) throw new Error(`tar: ${untar.stderr.toString()}`);
-  copyFileSync(join(REPO_ROOT, 'bench', 'servers', 'subgate-feed-api.ts'), join(dir, 'bench', 'servers', 'subgate-feed-api.ts'));
+  copyFileSync(join(REPO_ROOT, 'bench', 'servers', 'subgate-api.ts'), join(dir, 'bench', 'servers', 'subgate-api.ts'));
   copyFileSync(join(REPO_ROOT, 'bench', 'lib', 'child.ts'), join(dir, 'bench', 'lib', 'child.ts'));
   symlinkSync(join(REPO_ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ private: true, type: 'module' }));
@@ -81,7 +81,7 @@ function buildFromRef(gitRef: string): string {
   writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify(tsconfig));
   const tsc = spawnSync(join(REPO_ROOT, 'node_modules', '.bin', 'tsc'), ['-p', join(dir, 'tsconfig.json')], { cwd: dir, encoding: 'utf8' });
   if (tsc.status !== 0) log(`tsc reported type errors building ${gitRef} (expected: options it does not know):\n${tsc.stdout.slice(0, 1500)}`);
-  return join(dir, 'build', 'bench', 'servers', 'subgate-feed-api.js');
+  return join(dir, 'build', 'bench', 'servers', 'subgate-api.js');
 }
 
 interface Run {
@@ -116,7 +116,7 @@ async function measure(run: Run, env: Record<string, string>, resumeId: string, 
   let api: ServerProcess | null = null;
   let replayers: ServerProcess | null = null;
   try {
-    api = await startServerFile('subgate-feed-api', run.apiFile, { env: { ...env, BENCH_FEED_OPTIONS: JSON.stringify(run.feedOptions) } });
+    api = await startServerFile('subgate-api', run.apiFile, { env: { ...env, BENCH_FEED_OPTIONS: JSON.stringify(run.feedOptions) } });
     figures.idleRss = (await api.usage()).rss;
     if (run.clients > 0) {
       replayers = await startServerFile('feed-replayers', join(BUILD, 'feed-replayers.js'), {
@@ -200,7 +200,7 @@ async function main(): Promise<void> {
     log(`stream: ${length} entries, ${mb(streamBytes)} in Redis (${Math.round(streamBytes / length)} bytes each); resuming from ${resumeId}`);
 
     const env = { BENCH_REDIS_URL: redisServer.url, BENCH_PREFIX: PREFIX, BENCH_TOKEN: TOKEN, BENCH_WEBHOOK_SECRET: WEBHOOK_SECRET };
-    const tree = join(BUILD, 'subgate-feed-api.js');
+    const tree = join(BUILD, 'subgate-api.js');
     const runs: Run[] = [];
     if (refFile) {
       runs.push({ label: `${ref}: no feed client`, apiFile: refFile, feedOptions: {}, clients: 0 });
