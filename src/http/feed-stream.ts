@@ -12,6 +12,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../logger.js';
 import type { FeedEvent } from '../metrics/metrics.js';
+import { UnavailableError } from './errors.js';
 import {
   compareStreamIds,
   hasGap,
@@ -37,7 +38,8 @@ const changeFrames = (entries: readonly ChangeEntry[]) => entries.map((entry) =>
 
 /**
  * Serves the stream until either side ends it; `onEnd` runs once when it does. Rejects (before any
- * header is sent) only when the stream's position cannot be read: the caller answers 503.
+ * header is sent) only when the stream's position cannot be read or the process is shutting down: the
+ * caller answers 503.
  */
 export async function serveFeedStream(ctx: {
   req: IncomingMessage;
@@ -63,9 +65,17 @@ export async function serveFeedStream(ctx: {
   const resetTo = (id: string, reason: ResetReason) => {
     if (!pendingReset || compareStreamIds(id, pendingReset.id) > 0) pendingReset = { id, reason };
   };
+  // The reader closes when the process shuts down; a closed one says so from inside listen().
+  let closing = false;
+  let stop: () => void = () => undefined;
+  const heartbeat = setInterval(() => {
+    if (phase === 'live') writeLive(': keep-alive\n\n');
+    else if (phase === 'catching_up') res.write(': keep-alive\n\n');
+  }, settings.heartbeatMs);
+  heartbeat.unref();
 
   // Listen first and hold live entries back, so nothing slips between the catch-up read and going live.
-  const stop = reader.listen({
+  stop = reader.listen({
     onEntry(entry) {
       if (phase === 'live') return sendLive(entry);
       if (phase === 'ended') return;
@@ -84,14 +94,12 @@ export async function serveFeedStream(ctx: {
       writeLive(frame('reset', cursor, JSON.stringify({ reason: 'changes_lost' })));
     },
     onClose() {
+      closing = true;
       finish('end');
     },
   });
-  const heartbeat = setInterval(() => {
-    if (phase === 'live') writeLive(': keep-alive\n\n');
-    else if (phase === 'catching_up') res.write(': keep-alive\n\n');
-  }, settings.heartbeatMs);
-  heartbeat.unref();
+  const shuttingDown = () => new UnavailableError('This process is shutting down; reconnect to another one.');
+  if (closing) throw shuttingDown();
 
   function finish(how: 'end' | 'destroy' | 'none') {
     if (phase === 'ended') return;
@@ -181,7 +189,10 @@ export async function serveFeedStream(ctx: {
     finish('none');
     throw err;
   }
-  if (hasEnded()) return;
+  if (hasEnded()) {
+    if (closing) throw shuttingDown();
+    return;
+  }
   writeHead(res);
   phase = 'catching_up';
   cursor = position.lastId;

@@ -134,4 +134,19 @@ describe('change feed limits', () => {
       await server.close();
     }
   });
+
+  test('a process shutting its feed down answers a new stream 503 (and frees the slot), not 500', async () => {
+    const closed = createEntitlementChangeReader({ redis, prefix, openBlockingConnection: () => createTestRedis() });
+    await closed.close();
+    const server = await startFeedServer({ checkToken, reader: closed, maxConnectionsPerToken: 1 });
+    try {
+      for (let i = 0; i < 2; i++) {
+        const res = await fetch(`${server.url}${EVENTS_PATH}`, { headers: { Authorization: `Bearer ${SITE_A}` } });
+        assert.equal(res.status, 503);
+        assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'unavailable');
+      }
+    } finally {
+      await server.close();
+    }
+  });
 });
