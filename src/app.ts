@@ -20,7 +20,7 @@ import { NotFoundError, createErrorMiddleware, resolveError, writeError } from '
 import { createAdminRouter, type AdminRouteDeps } from './http/admin-route.js';
 import { createMetricsRouter } from './http/metrics-route.js';
 import { createOpenApiRouter } from './http/openapi.js';
-import { createEntitlementEventsRouter } from './http/entitlement-events-route.js';
+import { createEntitlementEventsRouter, type EntitlementEventsOptions } from './http/entitlement-events-route.js';
 import type { EntitlementChangeReader } from './store/entitlement-change-reader.js';
 import { createRequestLog } from './http/request-log.js';
 import { NOSNIFF } from './http/security-headers.js';
@@ -47,7 +47,7 @@ export interface AppDeps {
   /** The /admin routes and Bull Board; mounted only when ADMIN_TOKEN is configured (else 404). */
   admin?: AdminRouteDeps;
   /** Live entitlement changes at GET /v1/entitlements/events (SSE); without a reader that route answers 503. */
-  entitlementEvents?: { reader: EntitlementChangeReader; heartbeatMs?: number };
+  entitlementEvents?: { reader: EntitlementChangeReader } & EntitlementEventsOptions;
 }
 
 export type SubgateApp = RequestListener & { express: Express };
@@ -80,6 +80,7 @@ export function buildApp(deps: AppDeps): SubgateApp {
       checkToken: createTokenCheck(deps.entitlementTokens),
       logger: deps.logger,
       ...(deps.entitlementEvents ?? {}),
+      ...(deps.metrics ? { onFeedEvent: deps.metrics.recordFeed } : {}),
     }),
   );
   if (deps.metrics) app.use(createMetricsRouter(deps.metrics, { token: deps.metricsToken }));

@@ -135,6 +135,9 @@ const schema = z.object({
   NOTICE_RATE_LIMIT: intFrom(1, 10_000).default(10),
   NEW_CARD_RECOVERY: bool.default(true),
   ENTITLEMENT_STREAM_MAXLEN: intFrom(100, 100_000_000).default(100_000),
+  ENTITLEMENT_FEED_MAX_REPLAY: intFrom(0, 100_000_000).default(10_000),
+  ENTITLEMENT_FEED_MAX_CONNECTIONS_PER_TOKEN: intFrom(1, 1_000_000).default(50),
+  ENTITLEMENT_FEED_MAX_CONNECTIONS: intFrom(1, 1_000_000).default(1_000),
   PAST_DUE_GRACE_DAYS: intFrom(0, 366).default(7),
   USER_ID_METADATA_KEY: z.string().trim().min(1).max(40).default('user_id'),
   SYNC_DEBOUNCE_MS: intFrom(0, 60_000).default(500),
@@ -169,6 +172,8 @@ export type Config = Readonly<{
   noticeRateLimitPerSecond: number;
   newCardRecovery: boolean;
   entitlementStreamMaxLength: number;
+  /** The change feed: the longest replay a resume gets (entries) and the open streams per token and per process. */
+  feed: Readonly<{ maxReplay: number; maxConnectionsPerToken: number; maxConnections: number }>;
   policy: Readonly<{ cardExpiredGraceDays: number; pastDueGraceDays: number }>;
   userIdMetadataKey: string;
   syncDebounceMs: number;
@@ -245,6 +250,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     noticeRateLimitPerSecond: e.NOTICE_RATE_LIMIT,
     newCardRecovery: e.NEW_CARD_RECOVERY,
     entitlementStreamMaxLength: e.ENTITLEMENT_STREAM_MAXLEN,
+    feed: Object.freeze({
+      maxReplay: e.ENTITLEMENT_FEED_MAX_REPLAY,
+      maxConnectionsPerToken: e.ENTITLEMENT_FEED_MAX_CONNECTIONS_PER_TOKEN,
+      maxConnections: e.ENTITLEMENT_FEED_MAX_CONNECTIONS,
+    }),
     policy: Object.freeze({
       cardExpiredGraceDays: e.CARD_EXPIRED_GRACE_DAYS,
       pastDueGraceDays: e.PAST_DUE_GRACE_DAYS,

@@ -67,9 +67,14 @@ const metrics = createMetrics({
 if (!config.adminToken) logger.warn('ADMIN_TOKEN is not set: /admin routes and Bull Board are off');
 if (!config.metricsToken) logger.warn('METRICS_TOKEN is not set: /metrics answers anyone who can reach this port');
 
-// Live entitlement events: one blocking XREAD connection for the whole process, opened on first subscriber.
+// Live entitlement events: one blocking XREAD connection for the whole process, opened on first subscriber,
+// and one for catch-up pages, so a client resuming far back never queues replies ahead of an entitlement check.
+const catchUpRedis = createFailFastConnection(config.redisUrl, 'subgate-events-catch-up');
+catchUpRedis.on('error', (err) => logger.warn({ reason: err.message }, 'events catch-up redis connection error'));
+await waitForRedis(catchUpRedis, (message) => logger.warn(message));
 const changeReader = createEntitlementChangeReader({
   redis,
+  catchUpRedis,
   prefix,
   openBlockingConnection: () => {
     const connection = createWorkerConnection(config.redisUrl, 'subgate-events');
@@ -82,7 +87,7 @@ const changeReader = createEntitlementChangeReader({
 const app = buildApp({
   metrics,
   metricsToken: config.metricsToken,
-  entitlementEvents: { reader: changeReader },
+  entitlementEvents: { reader: changeReader, ...config.feed },
   ...(config.adminToken
     ? { admin: { adminToken: config.adminToken, store, clock, policy: config.policy, opsQueues, queues } }
     : {}),
@@ -144,6 +149,7 @@ const shutdown = createShutdown(
     { name: 'queues', run: () => queues.close() },
     { name: 'ops-queues', run: () => opsQueues.close() },
     { name: 'redis', run: () => redis.quit() },
+    { name: 'events-catch-up-redis', run: () => catchUpRedis.quit() },
   ],
   logger,
 );

@@ -7,6 +7,8 @@
  *   change touches (by customer, and by user); `reset` drops everything. So a reader whose card is fixed
  *   is let in at once, by a cache whose TTL has not run out. While the stream is down the TTL alone bounds
  *   staleness; on reconnect the client resumes with Last-Event-ID and the missed changes are replayed.
+ *   When it is too far behind for that, subgate says `reset`; and a resume that keeps ending before it goes
+ *   live (`resumeAttempts` in a row) is given up: the cache is dropped and the next stream starts from now.
  * - Coalescing: concurrent asks for one reader share one HTTP call.
  * - Timeouts: every call is bounded by `timeoutMs` (AbortSignal.timeout).
  * - Failure policy: fail closed. When subgate cannot be reached (timeout, refused, 5xx), the answer is
@@ -38,7 +40,7 @@ export interface EntitlementClientOptions {
   /** Serve the last known answer this long (ms since it was fetched) when subgate is unreachable. Default 0: fail closed. */
   staleIfErrorMs?: number;
   /** Follow the change feed to drop changed answers (default true when the cache is on). */
-  live?: boolean | { initialBackoffMs?: number; maxBackoffMs?: number; idleTimeoutMs?: number };
+  live?: boolean | { initialBackoffMs?: number; maxBackoffMs?: number; idleTimeoutMs?: number; resumeAttempts?: number };
   /** For tests and custom agents; defaults to the global fetch. */
   fetch?: typeof fetch;
   /** Told about live-subscription state changes (for logs and health). */
@@ -89,6 +91,15 @@ interface InFlight {
 }
 
 const keyOf = (lookup: Lookup) => (lookup.user !== undefined ? `u:${lookup.user}` : `c:${lookup.customer}`);
+
+/** `ready`'s data says whether the stream resumed from the id the client sent. */
+function resumedStream(data: string): boolean {
+  try {
+    return (JSON.parse(data) as { resumed?: unknown } | null)?.resumed === true;
+  } catch {
+    return false;
+  }
+}
 
 const UNAVAILABLE_MESSAGE = 'We could not check your subscription just now. Please try again in a moment.';
 
@@ -246,7 +257,6 @@ export function createEntitlementClient(options: EntitlementClientOptions): Enti
   let liveWaiters: Array<() => void> = [];
   let subscription: SseSubscription | null = null;
   if (liveOn) {
-    let firstReady = true;
     subscription = subscribeSse({
       url: `${base}/v1/entitlements/events`,
       headers: { Authorization: authorization },
@@ -256,6 +266,9 @@ export function createEntitlementClient(options: EntitlementClientOptions): Enti
       maxBackoffMs: liveOptions.maxBackoffMs ?? 30_000,
       idleTimeoutMs: liveOptions.idleTimeoutMs ?? 45_000,
       connectTimeoutMs: timeoutMs * 5,
+      resumeAttempts: liveOptions.resumeAttempts ?? 3,
+      // The changes since the id will never arrive: nothing cached may outlive that.
+      onResumeAbandoned: clearAll,
       onState: options.onLiveState,
       onMessage(message) {
         if (message.event === 'change') {
@@ -270,9 +283,9 @@ export function createEntitlementClient(options: EntitlementClientOptions): Enti
         } else if (message.event === 'reset') {
           clearAll();
         } else if (message.event === 'ready') {
-          // Answers cached before the first subscription went live were not covered by it.
-          if (firstReady) clearAll();
-          firstReady = false;
+          // A stream that did not resume (the first, or one after a resume was given up) covers nothing
+          // from before it: answers cached until now were not kept current by it.
+          if (!resumedStream(message.data)) clearAll();
           for (const resolve of liveWaiters.splice(0)) resolve();
         }
       },

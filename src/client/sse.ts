@@ -2,8 +2,10 @@
  * Server-Sent Events over fetch, with no dependency: a parser for the text/event-stream format (the
  * WHATWG rules: `\n`, `\r\n` or `\r` line ends, `data` lines joined by `\n`, comments ignored, an `id`
  * remembered across events) and a subscription that reconnects with capped, jittered exponential
- * backoff, resumes with `Last-Event-ID`, and treats a silent connection (no bytes, not even the
- * server's keep-alive comments, for `idleTimeoutMs`) as dead.
+ * backoff, resumes with `Last-Event-ID`, and treats a silent connection (no bytes, not even the server's
+ * keep-alive comments, for `idleTimeoutMs`) as dead. A resume that keeps ending before the live event is
+ * given up after `resumeAttempts` tries: the next connection starts without an id, so no id is retried
+ * forever.
  */
 
 export interface SseMessage {
@@ -82,6 +84,10 @@ export interface SseSubscriptionOptions {
   maxBackoffMs: number;
   idleTimeoutMs: number;
   connectTimeoutMs: number;
+  /** Streams in a row that resumed with an id, opened, and ended before `liveEvent`, before that id is dropped. */
+  resumeAttempts: number;
+  /** The id was dropped: what the consumer cached on the strength of it must go. */
+  onResumeAbandoned?(): void;
 }
 
 export interface SseSubscription {
@@ -103,7 +109,8 @@ export function subscribeSse(options: SseSubscriptionOptions): SseSubscription {
     options.onState?.(next, detail);
   };
 
-  async function connectOnce(): Promise<boolean> {
+  /** One connection: whether it opened (a 200 stream) and whether it went live. */
+  async function connectOnce(): Promise<{ opened: boolean; live: boolean }> {
     const controller = new AbortController();
     current = controller;
     let idle: NodeJS.Timeout | undefined;
@@ -113,6 +120,7 @@ export function subscribeSse(options: SseSubscriptionOptions): SseSubscription {
       idle.unref?.();
     };
     let wentLive = false;
+    let opened = false;
     try {
       armIdle(options.connectTimeoutMs);
       const headers: Record<string, string> = { ...options.headers, Accept: 'text/event-stream' };
@@ -122,6 +130,7 @@ export function subscribeSse(options: SseSubscriptionOptions): SseSubscription {
         await res.body?.cancel().catch(() => undefined);
         throw new Error(`HTTP ${res.status}`);
       }
+      opened = true;
       armIdle(options.idleTimeoutMs);
       const parser = createSseParser((message) => {
         lastEventId = message.lastEventId || lastEventId;
@@ -147,16 +156,26 @@ export function subscribeSse(options: SseSubscriptionOptions): SseSubscription {
       controller.abort();
       current = null;
     }
-    return wentLive;
+    return { opened, live: wentLive };
   }
 
   const loop = (async () => {
     let attempt = 0;
+    let stalledResumes = 0;
     while (!closed) {
       setState('connecting');
-      const wasLive = await connectOnce();
+      const resumed = lastEventId !== null;
+      const outcome = await connectOnce();
       if (closed) break;
-      attempt = wasLive ? 0 : attempt + 1;
+      attempt = outcome.live ? 0 : attempt + 1;
+      // A refusal or an outage says nothing about the id; a stream that opened and ended short of live does.
+      if (outcome.live) stalledResumes = 0;
+      else if (resumed && outcome.opened) stalledResumes++;
+      if (stalledResumes >= options.resumeAttempts) {
+        stalledResumes = 0;
+        lastEventId = null;
+        options.onResumeAbandoned?.();
+      }
       // Equal jitter: half the exponential step, plus a random half, so restarts do not stampede.
       const step = Math.min(options.maxBackoffMs, options.initialBackoffMs * 2 ** Math.min(attempt, 20));
       const delay = step / 2 + Math.random() * (step / 2);

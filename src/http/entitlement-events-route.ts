@@ -2,141 +2,100 @@
  * GET /v1/entitlements/events: the entitlement change feed as Server-Sent Events, for content services
  * that cache answers. Each change is `event: change`, `id: <stream entry id>`, `data: <change JSON>`.
  * A client reconnecting with `Last-Event-ID` gets every change after that id, then the live ones; when
- * that id can no longer be honoured (trimmed away, unknown, malformed) it gets `event: reset` instead:
- * drop the whole cache. `event: ready` says "you are live from here". Comment lines keep proxies and the
- * client's idle watchdog happy. The Redis side is one shared reader per process (entitlement-change-reader).
+ * that id can no longer be honoured (trimmed away, unknown, malformed, more than `maxReplay` entries
+ * behind) it gets `event: reset` instead: drop the whole cache. `event: ready` says "you are live from
+ * here". Comment lines keep proxies and the client's idle watchdog happy. The Redis side is one shared
+ * reader per process (entitlement-change-reader); one stream's life, and what bounds its memory, is in
+ * feed-stream.ts; how many may be open at once, in feed-connection-limits.ts.
  */
-import type { ServerResponse } from 'node:http';
 import { Router } from 'express';
 import type { Logger } from '../logger.js';
+import type { FeedEvent } from '../metrics/metrics.js';
 import { requireScope, type TokenCheck } from './bearer-auth.js';
 import { UnavailableError } from './errors.js';
 import { noteTokenName } from './request-log.js';
-import {
-  compareStreamIds,
-  hasGap,
-  isStreamId,
-  type ChangeEntry,
-  type EntitlementChangeReader,
-} from '../store/entitlement-change-reader.js';
+import { createFeedConnectionLimits } from './feed-connection-limits.js';
+import { serveFeedStream } from './feed-stream.js';
+import type { EntitlementChangeReader } from '../store/entitlement-change-reader.js';
 
-export interface EntitlementEventsRouteDeps {
+export interface EntitlementEventsOptions {
+  heartbeatMs?: number;
+  /** A live client this far behind (bytes buffered, unsent) has stopped reading: it is cut off. */
+  maxBufferedBytes?: number;
+  /** A resume more entries behind the tip than this gets `reset` at once instead of a replay. */
+  maxReplay?: number;
+  /** Entries per catch-up read (XRANGE COUNT): what a replaying stream holds at most. */
+  pageSize?: number;
+  /** Live entries held back while a stream replays; past this the replay has fallen behind: reset. */
+  maxHeldEntries?: number;
+  /** Open streams per token name, and in this process. */
+  maxConnectionsPerToken?: number;
+  maxConnections?: number;
+}
+
+export interface EntitlementEventsRouteDeps extends EntitlementEventsOptions {
   checkToken: TokenCheck;
   /** Absent in processes that do not serve live events: the route then answers 503. */
   reader?: EntitlementChangeReader;
   logger: Logger;
-  heartbeatMs?: number;
-  /** A client this far behind (bytes buffered, unsent) is cut off; it reconnects and resumes. */
-  maxBufferedBytes?: number;
+  onFeedEvent?: (event: FeedEvent) => void;
 }
 
 export const EVENTS_PATH = '/v1/entitlements/events';
 
-const frame = (event: string, id: string | null, data: string) =>
-  `${id === null ? '' : `id: ${id}\n`}event: ${event}\ndata: ${data}\n\n`;
+export const FEED_DEFAULTS = Object.freeze({
+  heartbeatMs: 15_000,
+  maxBufferedBytes: 1_000_000,
+  maxReplay: 10_000,
+  pageSize: 200,
+  maxHeldEntries: 1_000,
+  maxConnectionsPerToken: 50,
+  maxConnections: 1_000,
+});
 
 export function createEntitlementEventsRouter(deps: EntitlementEventsRouteDeps): Router {
   const router = Router();
   const log = deps.logger.child({ component: 'entitlement-events' });
-  const heartbeatMs = deps.heartbeatMs ?? 15_000;
-  const maxBuffered = deps.maxBufferedBytes ?? 1_000_000;
+  const settings = {
+    heartbeatMs: deps.heartbeatMs ?? FEED_DEFAULTS.heartbeatMs,
+    maxBufferedBytes: deps.maxBufferedBytes ?? FEED_DEFAULTS.maxBufferedBytes,
+    maxReplay: deps.maxReplay ?? FEED_DEFAULTS.maxReplay,
+    pageSize: deps.pageSize ?? FEED_DEFAULTS.pageSize,
+    maxHeldEntries: deps.maxHeldEntries ?? FEED_DEFAULTS.maxHeldEntries,
+  };
+  const record = deps.onFeedEvent ?? (() => undefined);
+  const limits = createFeedConnectionLimits({
+    perToken: deps.maxConnectionsPerToken ?? FEED_DEFAULTS.maxConnectionsPerToken,
+    perProcess: deps.maxConnections ?? FEED_DEFAULTS.maxConnections,
+    onRefused(token, reason) {
+      log.warn({ tokenName: token, reason }, 'event stream refused');
+      record({ type: 'refused', reason });
+    },
+  });
 
   router.get(EVENTS_PATH, async (req, res) => {
-    const principal = deps.checkToken(req.headers.authorization);
-    if (principal) noteTokenName(res, principal.name);
-    requireScope(principal, ['feed'], 'follow the change feed');
+    const presented = deps.checkToken(req.headers.authorization);
+    if (presented) noteTokenName(res, presented.name);
+    const principal = requireScope(presented, ['feed'], 'follow the change feed');
     const reader = deps.reader;
     if (!reader) throw new UnavailableError('Live entitlement events are not served by this process.');
-    const lastEventId = req.get('last-event-id')?.trim() || null;
-
-    // Listen first and hold live entries back, so nothing slips between the catch-up read and going live.
-    let cursor: string | null = null;
-    const held: ChangeEntry[] = [];
-    let ended = false;
-    let open = false; // headers sent: before that, heartbeats and gaps have nowhere to go
-    const stop = reader.listen({
-      onEntry(entry) {
-        if (cursor === null) held.push(entry);
-        else send(entry);
-      },
-      onGap(position) {
-        cursor = position.lastId;
-        write(frame('reset', cursor, JSON.stringify({ reason: 'changes_lost' })));
-      },
-      onClose() {
-        end();
+    const token = principal.name;
+    const release = limits.acquire(token);
+    record({ type: 'opened', token });
+    await serveFeedStream({
+      req,
+      res,
+      reader,
+      lastEventId: req.get('last-event-id')?.trim() || null,
+      settings,
+      token,
+      log,
+      record,
+      onEnd() {
+        release();
+        record({ type: 'closed', token });
       },
     });
-    const heartbeat = setInterval(() => write(': keep-alive\n\n'), heartbeatMs);
-    heartbeat.unref();
-    function end() {
-      if (ended) return;
-      ended = true;
-      clearInterval(heartbeat);
-      stop();
-      res.end();
-    }
-    function write(text: string) {
-      if (ended || !open) return;
-      res.write(text);
-      if (res.writableLength > maxBuffered) {
-        log.warn({ buffered: res.writableLength }, 'events client too slow; disconnecting');
-        ended = true;
-        clearInterval(heartbeat);
-        stop();
-        res.destroy();
-      }
-    }
-    function send(entry: ChangeEntry) {
-      if (cursor !== null && compareStreamIds(entry.id, cursor) <= 0) return;
-      cursor = entry.id;
-      write(frame('change', entry.id, entry.data));
-    }
-    req.on('close', end);
-
-    let position;
-    try {
-      position = await reader.position();
-    } catch (err) {
-      clearInterval(heartbeat);
-      stop();
-      ended = true;
-      throw err; // 503 through the one error writer: headers are not sent yet
-    }
-    writeHead(res);
-    open = true;
-    let backlog: ChangeEntry[] = [];
-    if (lastEventId === null) {
-      cursor = position.lastId;
-    } else if (!isStreamId(lastEventId) || hasGap(lastEventId, position)) {
-      cursor = position.lastId;
-      write(frame('reset', cursor, JSON.stringify({ reason: isStreamId(lastEventId) ? 'changes_lost' : 'unknown_id' })));
-    } else {
-      try {
-        backlog = await reader.readRange(lastEventId, position.lastId);
-      } catch {
-        // Headers are out: the client reconnects with the same id and tries again.
-        end();
-        return;
-      }
-      cursor = lastEventId;
-    }
-    // Replay in order: the catch-up read, then whatever arrived live meanwhile (deduplicated by id).
-    for (const entry of backlog) send(entry);
-    for (const entry of held.splice(0)) send(entry);
-    write(frame('ready', cursor, JSON.stringify({ resumed: lastEventId !== null })));
   });
   return router;
-}
-
-function writeHead(res: ServerResponse): void {
-  res.writeHead(200, {
-    'Content-Type': 'text/event-stream; charset=utf-8',
-    'Cache-Control': 'no-store',
-    Connection: 'keep-alive',
-    'X-Accel-Buffering': 'no',
-  });
-  // The first bytes go out now, so the client knows it is connected before any change happens.
-  res.write(': connected\n\n');
-  res.flushHeaders();
 }

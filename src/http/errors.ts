@@ -69,6 +69,13 @@ export class UnsupportedEncodingError extends AppError {
   }
 }
 
+/** The caller holds or asks more than it may at once (e.g. open event streams); retry later. */
+export class TooManyRequestsError extends AppError {
+  constructor(code: string, message: string) {
+    super(429, code, message);
+  }
+}
+
 /** Our storage (Redis) can't be reached: the caller should retry; Stripe does so on any non-2xx. */
 export class UnavailableError extends AppError {
   constructor(message = 'Storage is unavailable; retry later.', options?: { cause?: unknown }) {
@@ -144,7 +151,7 @@ export function writeError(res: ServerResponse, appError: AppError): void {
     'Content-Length': Buffer.byteLength(body),
   };
   if (appError.status === 401) headers['WWW-Authenticate'] = 'Bearer';
-  if (appError.status === 503) headers['Retry-After'] = '5';
+  if (appError.status === 503 || appError.status === 429) headers['Retry-After'] = '5';
   res.writeHead(appError.status, headers);
   res.end(body);
 }

@@ -217,8 +217,9 @@ export function buildOpenApiDocument(): Record<string, unknown> {
           description:
             'One `event: change` per published change (`id:` is the Redis stream entry id, `data:` the change JSON: ' +
             'customer, user, previous, next, version, at). Send `Last-Event-ID` to resume after that id; when it can no ' +
-            'longer be honoured (trimmed, unknown, malformed) the stream starts with `event: reset`: drop every cached ' +
-            'answer. `event: ready` marks the switch to live. Comment lines (`: keep-alive`) every 15 s.',
+            'longer be honoured (trimmed, unknown, malformed, or more entries behind than the server replays) the ' +
+            'stream sends `event: reset` (`data: {"reason": …}`): drop every cached answer and resume from its id. ' +
+            '`event: ready` marks the switch to live. Comment lines (`: keep-alive`) every 15 s.',
           security: [{ entitlementToken: [] }],
           parameters: [
             { name: 'Last-Event-ID', in: 'header', required: false, schema: { type: 'string', pattern: '^[0-9]+-[0-9]+$' }, description: 'The id of the last change the client saw.' },
@@ -227,7 +228,8 @@ export function buildOpenApiDocument(): Record<string, unknown> {
             '200': { description: 'The event stream (open until either side closes it).', content: { 'text/event-stream': { schema: { type: 'string' } } } },
             '401': error('Missing or wrong bearer token.'),
             '403': error('The token has no `feed` scope (code `insufficient_scope`).'),
-            '503': error('Redis is unavailable, or this process does not serve live events.'),
+            '429': error('This token already holds its maximum of open event streams (`too_many_connections`); see Retry-After.'),
+            '503': error('Redis is unavailable, this process does not serve live events, or it serves its maximum of streams (`at_capacity`); see Retry-After.'),
           },
         },
       },

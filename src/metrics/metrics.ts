@@ -14,6 +14,14 @@ import { shareCollection } from './shared-collection.js';
 
 export type WebhookOutcome = 'accepted' | 'duplicate' | 'rejected' | 'unavailable';
 
+/** What the change feed tells: streams opened and closed (by token name), refused, reset, or dropped. */
+export type FeedEvent =
+  | { type: 'opened'; token: string }
+  | { type: 'closed'; token: string }
+  | { type: 'refused'; reason: 'token_limit' | 'process_limit' }
+  | { type: 'reset'; reason: 'changes_lost' | 'unknown_id' | 'too_far_behind' | 'fell_behind' }
+  | { type: 'dropped'; reason: 'slow_reader' };
+
 export interface Metrics {
   readonly registry: Registry;
   /** The registry as /metrics serves it: rendered at most once a second, shared by concurrent scrapes. */
@@ -25,6 +33,7 @@ export interface Metrics {
   observeEventLag(stage: 'routed' | 'applied', seconds: number): void;
   observeJob(queue: string, name: string, outcome: 'completed' | 'failed', seconds: number): void;
   recordCardExpiryOutcome(job: string, outcome: string): void;
+  recordFeed(event: FeedEvent): void;
 }
 
 export interface MetricsDeps {
@@ -104,6 +113,19 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     registers: [registry],
   });
 
+  const feedStreams = new Gauge({
+    name: 'subgate_feed_streams',
+    help: 'Open change-feed streams (GET /v1/entitlements/events) in this process, by token name.',
+    labelNames: ['token'] as const,
+    registers: [registry],
+  });
+  const feedEvents = new Counter({
+    name: 'subgate_feed_events_total',
+    help: 'Change-feed streams refused (token_limit, process_limit), reset (why), or dropped (slow_reader).',
+    labelNames: ['event', 'reason'] as const,
+    registers: [registry],
+  });
+
   const queues = deps.queues ?? [];
   const noCounts = async (): Promise<Record<string, number>> => ({});
   const readRedisFigures = shareCollection(
@@ -175,6 +197,11 @@ export function createMetrics(deps: MetricsDeps): Metrics {
       cardExpiry.inc({ job, outcome });
       if (outcome === 'flagged') flags.inc({ action: 'raised' });
       if (outcome === 'honoured') flags.inc({ action: 'cleared' });
+    },
+    recordFeed(event) {
+      if (event.type === 'opened') feedStreams.inc({ token: event.token });
+      else if (event.type === 'closed') feedStreams.dec({ token: event.token });
+      else feedEvents.inc({ event: event.type, reason: event.reason });
     },
   };
 }

@@ -3,7 +3,10 @@
  * dedicated Redis connection per process runs `XREAD BLOCK` and fans every entry out to all listeners
  * (the SSE clients of this process). One blocked connection per process, not per client, keeps Redis's
  * connection count flat however many content-service instances subscribe, and a new client costs a map
- * entry, not a socket. Catching up (`Last-Event-ID`) uses the ordinary connection: XINFO + XRANGE.
+ * entry, not a socket. Catching up (`Last-Event-ID`) reads XINFO, then XRANGE one bounded page at a time
+ * on a connection of its own when one is given (so a catch-up reply never queues ahead of an entitlement
+ * check on the shared one, which has a short command timeout), and at most `maxConcurrentReads` pages are read at once in the whole process,
+ * however many clients catch up: Redis and this process each hold a few pages, never whole backlogs.
  */
 import type { Redis } from 'ioredis';
 
@@ -12,6 +15,8 @@ export interface ChangeEntry {
   id: string;
   /** The change as the feed published it (JSON text, see entitlement-feed.ts). */
   data: string;
+  /** The entry's number in the stream's history (the feed counts its entries); null when it has none. */
+  seq: number | null;
 }
 
 export interface StreamPosition {
@@ -23,6 +28,8 @@ export interface StreamPosition {
   maxDeletedId: string | null;
   /** Some entry was ever removed (entries-added > length; true when Redis does not say). */
   trimmed: boolean;
+  /** The newest entry's `seq`, or null when there is none or it carries none. */
+  lastSeq: number | null;
 }
 
 export type ChangeListener = {
@@ -38,8 +45,18 @@ export interface EntitlementChangeReader {
   /** Adds a listener (starting the reader on first use); returns the function that removes it. */
   listen(listener: ChangeListener): () => void;
   position(): Promise<StreamPosition>;
-  /** Entries with ids after `afterId` up to and including `untilId`, oldest first, in pages. */
-  readRange(afterId: string, untilId: string, pageSize?: number): Promise<ChangeEntry[]>;
+  /**
+   * How many entries follow `afterId` up to the tip of `at`, from the `seq` of the first one (one entry
+   * read); null when that cannot be told (entries without `seq`). Null too when aborted.
+   */
+  countAfter(afterId: string, at: StreamPosition, signal?: AbortSignal): Promise<number | null>;
+  /**
+   * Entries with ids after `afterId` up to and including `untilId`, oldest first, one page of at most
+   * `pageSize` per step. The next page is read only when the consumer asks for it, and none once
+   * `signal` is aborted, so a consumer that writes each page before asking for the next never holds more
+   * than one.
+   */
+  pages(afterId: string, untilId: string, options?: { pageSize?: number; signal?: AbortSignal }): AsyncGenerator<ChangeEntry[], void, undefined>;
   readonly listenerCount: number;
   close(): Promise<void>;
 }
@@ -62,44 +79,103 @@ function splitId(id: string): [bigint, bigint] {
 
 type RawEntry = [id: string, fields: string[]];
 
+function field(fields: string[], name: string): string | undefined {
+  for (let i = 0; i < fields.length - 1; i += 2) if (fields[i] === name) return fields[i + 1];
+  return undefined;
+}
+
 function toEntry([id, fields]: RawEntry): ChangeEntry {
-  const index = fields.indexOf('change');
-  return { id, data: fields[index + 1] ?? 'null' };
+  const seq = Number(field(fields, 'seq'));
+  return { id, data: field(fields, 'change') ?? 'null', seq: Number.isSafeInteger(seq) && seq > 0 ? seq : null };
+}
+
+/** A FIFO of permits: at most `max` holders at once; a waiter whose signal aborts leaves the queue. */
+function createPermits(max: number) {
+  let free = max;
+  const waiting: Array<() => void> = [];
+  const release = () => {
+    const next = waiting.shift();
+    if (next) next();
+    else free++;
+  };
+  return {
+    /** Resolves with the release function, or null when `signal` aborted first. */
+    acquire(signal?: AbortSignal): Promise<(() => void) | null> {
+      if (signal?.aborted) return Promise.resolve(null);
+      if (free > 0) {
+        free--;
+        return Promise.resolve(release);
+      }
+      return new Promise((resolve) => {
+        const grant = () => {
+          signal?.removeEventListener('abort', abort);
+          resolve(release);
+        };
+        const abort = () => {
+          const index = waiting.indexOf(grant);
+          if (index !== -1) waiting.splice(index, 1);
+          resolve(null);
+        };
+        waiting.push(grant);
+        signal?.addEventListener('abort', abort, { once: true });
+      });
+    },
+  };
 }
 
 export function createEntitlementChangeReader(deps: {
-  /** Any connection (the API's fail-fast one): position and catch-up reads. */
+  /** Any connection (the API's fail-fast one): position, and catch-up reads unless given their own. */
   redis: Redis;
   /** Makes the dedicated blocking connection; called once, on first listen. */
   openBlockingConnection: () => Redis;
+  /** A connection of their own for catch-up reads (default: `redis`). */
+  catchUpRedis?: Redis;
   prefix: string;
   blockMs?: number;
+  /** Catch-up pages read at once in this process (default 4). */
+  maxConcurrentReads?: number;
   onError?: (err: Error) => void;
 }): EntitlementChangeReader {
   const streamKey = `${deps.prefix}:entitlement-changes`;
   const blockMs = deps.blockMs ?? 5000;
   const listeners = new Set<ChangeListener>();
+  const permits = createPermits(deps.maxConcurrentReads ?? 4);
+  const catchUp = deps.catchUpRedis ?? deps.redis;
   let blocking: Redis | null = null;
   let loop: Promise<void> | null = null;
   let closed = false;
+
+  /** Runs one catch-up read under a permit; null when `signal` aborted before it could start. */
+  async function catchUpRead<T>(signal: AbortSignal | undefined, read: (redis: Redis) => Promise<T>): Promise<T | null> {
+    const release = await permits.acquire(signal);
+    if (!release) return null;
+    try {
+      if (signal?.aborted) return null;
+      return await read(catchUp);
+    } finally {
+      release();
+    }
+  }
 
   async function position(): Promise<StreamPosition> {
     let info: unknown[];
     try {
       info = (await deps.redis.call('XINFO', 'STREAM', streamKey)) as unknown[];
     } catch (err) {
-      if (/no such key/i.test((err as Error).message)) return { lastId: '0-0', firstId: null, maxDeletedId: null, trimmed: false };
+      if (/no such key/i.test((err as Error).message)) return { lastId: '0-0', firstId: null, maxDeletedId: null, trimmed: false, lastSeq: null };
       throw err;
     }
-    const field = (name: string) => info[info.indexOf(name) + 1];
-    const first = field('first-entry') as RawEntry | null | undefined;
-    const maxDeleted = info.includes('max-deleted-entry-id') ? String(field('max-deleted-entry-id')) : null;
-    const added = info.includes('entries-added') ? Number(field('entries-added')) : null;
+    const value = (name: string) => info[info.indexOf(name) + 1];
+    const first = value('first-entry') as RawEntry | null | undefined;
+    const last = value('last-entry') as RawEntry | null | undefined;
+    const maxDeleted = info.includes('max-deleted-entry-id') ? String(value('max-deleted-entry-id')) : null;
+    const added = info.includes('entries-added') ? Number(value('entries-added')) : null;
     return {
-      lastId: String(field('last-generated-id')),
+      lastId: String(value('last-generated-id')),
       firstId: first ? first[0] : null,
       maxDeletedId: maxDeleted === '0-0' ? null : maxDeleted,
-      trimmed: added === null || added > Number(field('length')),
+      trimmed: added === null || added > Number(value('length')),
+      lastSeq: last ? toEntry(last).seq : null,
     };
   }
 
@@ -156,14 +232,26 @@ export function createEntitlementChangeReader(deps: {
       }
       return () => listeners.delete(listener);
     },
-    async readRange(afterId, untilId, pageSize = 500) {
-      const out: ChangeEntry[] = [];
+    async countAfter(afterId, at, signal) {
+      if (compareStreamIds(afterId, at.lastId) >= 0) return 0;
+      const next = await catchUpRead(signal, (redis) => redis.xrange(streamKey, `(${afterId}`, '+', 'COUNT', 1) as Promise<RawEntry[]>);
+      if (next === null) return null;
+      const first = next[0];
+      if (!first) return 0;
+      const seq = toEntry(first).seq;
+      if (seq === null || at.lastSeq === null || at.lastSeq < seq) return null;
+      return at.lastSeq - seq + 1;
+    },
+    async *pages(afterId, untilId, options = {}) {
+      const pageSize = options.pageSize ?? 200;
       let from = `(${afterId}`;
       for (;;) {
-        const page = (await deps.redis.xrange(streamKey, from, untilId, 'COUNT', pageSize)) as RawEntry[];
-        out.push(...page.map(toEntry));
-        if (page.length < pageSize) return out;
-        from = `(${page[page.length - 1]![0]}`;
+        const page = await catchUpRead(options.signal, (redis) => redis.xrange(streamKey, from, untilId, 'COUNT', pageSize) as Promise<RawEntry[]>);
+        if (page === null) return;
+        if (page.length > 0) yield page.map(toEntry);
+        const lastId = page[page.length - 1]?.[0];
+        if (page.length < pageSize || lastId === untilId) return;
+        from = `(${lastId}`;
       }
     },
     async close() {

@@ -1,14 +1,16 @@
 /**
  * Owns the entitlement feed: `<prefix>:ent:<customer id>` (a hash: the last published summary and the
  * subscriber version it was computed from), the stream `<prefix>:entitlement-changes` (bounded with
- * MAXLEN ~) and the pub/sub channel of the same name. One Lua script compares, records and publishes, so
- * a change is published exactly once however many workers notice it, and a summary computed from an
- * older subscriber version never overwrites a newer one.
+ * MAXLEN ~), its entry counter `<prefix>:entitlement-changes:seq` and the pub/sub channel of the stream's
+ * name. One Lua script compares, records and publishes, so a change is published exactly once however
+ * many workers notice it, and a summary computed from an older subscriber version never overwrites a
+ * newer one. Each entry carries `customer`, `change` (the JSON) and `seq` (its number in the stream's
+ * history), so a reader can tell how many entries follow an id without reading them.
  */
 import type { Redis } from 'ioredis';
 import type { EntitlementSummary } from '../domain/entitlement-change.js';
 
-// KEYS[1] last-published hash, KEYS[2] stream. ARGV: version, summary JSON, customer, user, at (ISO),
+// KEYS[1] last-published hash, KEYS[2] stream, KEYS[3] entry counter. ARGV: version, summary JSON, customer, user, at (ISO),
 // stream max length, channel. The message is assembled here so it can carry the previous summary.
 // Returns the previous summary ('' for none) when published, or false when nothing changed / stale.
 const PUBLISH_SCRIPT = `
@@ -23,7 +25,8 @@ local message = '{"customer":' .. cjson.encode(ARGV[3]) ..
   ',"next":' .. ARGV[2] ..
   ',"version":' .. ARGV[1] ..
   ',"at":' .. cjson.encode(ARGV[5]) .. '}'
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*', 'customer', ARGV[3], 'change', message)
+local seq = redis.call('INCR', KEYS[3])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*', 'customer', ARGV[3], 'change', message, 'seq', seq)
 redis.call('PUBLISH', ARGV[7], message)
 return previous or ''
 `;
@@ -56,13 +59,13 @@ export interface EntitlementFeed {
 }
 
 interface ScriptedRedis extends Redis {
-  subgatePublishEntitlement(hashKey: string, streamKey: string, ...args: string[]): Promise<string | null>;
+  subgatePublishEntitlement(hashKey: string, streamKey: string, seqKey: string, ...args: string[]): Promise<string | null>;
 }
 
 export function createEntitlementFeed(deps: { redis: Redis; prefix: string; maxLength: number }): EntitlementFeed {
   const redis = deps.redis as ScriptedRedis;
   if (typeof redis.subgatePublishEntitlement !== 'function') {
-    redis.defineCommand('subgatePublishEntitlement', { numberOfKeys: 2, lua: PUBLISH_SCRIPT });
+    redis.defineCommand('subgatePublishEntitlement', { numberOfKeys: 3, lua: PUBLISH_SCRIPT });
   }
   const streamKey = `${deps.prefix}:entitlement-changes`;
   const channel = streamKey;
@@ -75,6 +78,7 @@ export function createEntitlementFeed(deps: { redis: Redis; prefix: string; maxL
       const previous = await redis.subgatePublishEntitlement(
         hashKey(input.customerId),
         streamKey,
+        `${streamKey}:seq`,
         String(input.version),
         JSON.stringify(input.summary),
         input.customerId,

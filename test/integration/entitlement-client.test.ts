@@ -6,12 +6,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { API_TOKEN, createHarness, type Harness } from '../support/harness.js';
 import { seedSubscriber, replaceCard, settleExpiry } from '../support/card-scenarios.js';
 import { createTestRedis, waitFor } from '../support/redis.js';
 import { createEntitlementClient, createSseParser, EntitlementClientError, type EntitlementClient, type SseMessage } from '../../src/client/index.js';
+import { createEntitlementFeed } from '../../src/store/entitlement-feed.js';
+import { publishChanges } from '../support/feed-streams.js';
 
 async function listen(server: Server): Promise<string> {
   server.listen(0, '127.0.0.1');
@@ -229,5 +231,95 @@ describe('subgate/client against the real service', () => {
   test('a wrong token is a caller bug: it throws rather than failing closed quietly', async () => {
     const c = client({ token: 'wrong', live: false });
     await assert.rejects(c.checkUser('anyone'), (err: unknown) => err instanceof EntitlementClientError && err.status === 401 && err.code === 'unauthorized');
+  });
+});
+
+/** A fetch that can be switched off, recording the Last-Event-ID of every events request it lets through. */
+function gatedFetch() {
+  const gate = { down: false, resumes: [] as string[] };
+  const wrapped: typeof fetch = async (input, init) => {
+    if (gate.down) throw new TypeError('fetch failed');
+    const id = new Headers(init?.headers).get('last-event-id');
+    if (String(input).includes('/v1/entitlements/events') && id) gate.resumes.push(id);
+    return fetch(input, init);
+  };
+  return { gate, fetch: wrapped };
+}
+
+describe('subgate/client when its resume cannot be replayed', () => {
+  test('further behind than the max replay, it is reset at once: it drops its cache and goes live', async () => {
+    const h = await createHarness({ label: 'ent-client-far', cardExpiry: {}, events: { maxReplay: 100 } });
+    const server = createServer(h.app);
+    const baseUrl = await listen(server);
+    const { gate, fetch: gated } = gatedFetch();
+    const changes: string[] = [];
+    const c = createEntitlementClient({
+      baseUrl,
+      token: API_TOKEN,
+      fetch: gated,
+      cache: { ttlMs: 10 * 60_000 },
+      live: { initialBackoffMs: 20, maxBackoffMs: 100 },
+      onChange: (change) => changes.push(change.customer),
+    });
+    try {
+      await c.whenLive();
+      await seedSubscriber(h, { exp_month: 12, exp_year: 2031, user: 'far-1' });
+      // Cached once the seeding's own change has come and gone.
+      await waitFor(async () => (await c.checkUser('far-1')).source === 'cache', { message: 'the answer to be cached' });
+
+      gate.down = true;
+      server.closeAllConnections();
+      await waitFor(() => c.liveState !== 'live', { message: 'the client to notice the stream is gone' });
+      const missed = await publishChanges(createEntitlementFeed({ redis: h.apiRedis, prefix: h.prefix, maxLength: 100_000 }), 150, 'far');
+      gate.down = false;
+
+      await waitFor(() => c.liveState === 'live', { message: 'the client to go live again' });
+      assert.deepEqual(gate.resumes.length, 1, 'one resume with its id, answered by a reset');
+      assert.equal(changes.filter((customer) => missed.includes(customer)).length, 0, 'nothing replayed');
+      assert.equal(c.stats().size, 0, 'the cache was dropped');
+      assert.equal((await c.checkUser('far-1')).source, 'network');
+    } finally {
+      await c.close();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      await h.close();
+    }
+  });
+
+  test('a resume that keeps ending before ready is given up: the cache is dropped and the next stream starts from now', async () => {
+    // Stands in for a server that cuts every resume short (as subgate did when a client was far behind).
+    const requests: Array<string | null> = [];
+    let first: ServerResponse | null = null;
+    const stub = createServer((req, res) => {
+      if (req.url?.startsWith('/v1/entitlements?')) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ customer: 'cus_stub', user: 'stub-1', entitled: true, status: 'active', reason: 'subscribed', message: '', grace_until: null, subscription: null, card: null, update_card_url: null, checked_at: new Date(0).toISOString() }));
+        return;
+      }
+      const id = req.headers['last-event-id'] ?? null;
+      requests.push(typeof id === 'string' ? id : null);
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      if (id !== null) return void res.end(': connected\n\n');
+      res.write(`id: ${requests.length === 1 ? '7-0' : '9-0'}\nevent: ready\ndata: {"resumed":false}\n\n`);
+      first ??= res;
+    });
+    const url = await listen(stub);
+    const c = createEntitlementClient({ baseUrl: url, token: API_TOKEN, cache: { ttlMs: 10 * 60_000 }, live: { initialBackoffMs: 10, maxBackoffMs: 20, resumeAttempts: 3 } });
+    try {
+      await c.whenLive();
+      assert.equal((await c.checkUser('stub-1')).source, 'network');
+      assert.equal((await c.checkUser('stub-1')).source, 'cache');
+
+      first!.end(); // the stream drops; every resume with its id now ends before ready
+      await waitFor(() => requests.length === 5 && c.liveState === 'live', { message: 'the client to give up the id and go live' });
+
+      assert.deepEqual(requests, [null, '7-0', '7-0', '7-0', null]);
+      assert.equal(c.stats().size, 0, 'the cache was dropped');
+      assert.equal((await c.checkUser('stub-1')).source, 'network');
+    } finally {
+      await c.close();
+      stub.closeAllConnections();
+      await new Promise((r) => stub.close(r));
+    }
   });
 });

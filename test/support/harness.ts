@@ -11,6 +11,7 @@ import { createSilentLogger, type Logger } from '../../src/logger.js';
 import { createQueues, type Queues } from '../../src/queues.js';
 import { createFailFastConnection, createWorkerConnection, waitUntilReady } from '../../src/store/redis-connections.js';
 import { createEntitlementChangeReader, type EntitlementChangeReader } from '../../src/store/entitlement-change-reader.js';
+import type { EntitlementEventsOptions } from '../../src/http/entitlement-events-route.js';
 import { createSubscriberStore, type SubscriberStore } from '../../src/store/subscriber-store.js';
 import { createEventLedger, type EventLedger } from '../../src/store/event-ledger.js';
 import { createStripeClient, createStripeGateway, type StripeGateway } from '../../src/adapters/stripe-gateway.js';
@@ -74,6 +75,8 @@ export interface HarnessOptions {
   eventsHeartbeatMs?: number;
   /** Replaces parts of the app's deps (scoped tokens, metrics); the default token is API_TOKEN, a bare one. */
   app?: Partial<Omit<AppDeps, 'billing'>>;
+  /** Replay and connection limits of GET /v1/entitlements/events (the route's defaults otherwise). */
+  events?: EntitlementEventsOptions;
 }
 
 export interface Harness {
@@ -193,7 +196,7 @@ export async function createHarness(options: HarnessOptions): Promise<Harness> {
     },
   });
   const app = buildApp({
-    entitlementEvents: { reader: changeReader, ...(options.eventsHeartbeatMs ? { heartbeatMs: options.eventsHeartbeatMs } : {}) },
+    entitlementEvents: { reader: changeReader, ...options.events, ...(options.eventsHeartbeatMs ? { heartbeatMs: options.eventsHeartbeatMs } : {}) },
     store,
     ledger,
     queues: apiQueues,
