@@ -25,8 +25,12 @@ export interface EventLedger {
   claim(eventId: string, receivedAt: number): Promise<ClaimState>;
   /** Confirms the enqueue, so later deliveries are acknowledged without touching the queue. */
   markEnqueued(eventId: string): Promise<void>;
-  /** Undo a claim whose enqueue failed, so Stripe's retry is accepted. */
-  release(eventId: string): Promise<void>;
+  /**
+   * Undo this delivery's own claim after its enqueue failed, so Stripe's retry is accepted. Only a claim
+   * still pending with this delivery's `receivedAt` is removed: a release arriving late (its request
+   * already answered 503) must not erase a claim another delivery has since confirmed.
+   */
+  release(eventId: string, receivedAt: number): Promise<void>;
   has(eventId: string): Promise<boolean>;
   /** ms; when the event was accepted, or null when the ledger does not (or no longer) know it. */
   receivedAt(eventId: string): Promise<number | null>;
@@ -34,7 +38,19 @@ export interface EventLedger {
   counts(): Promise<Record<string, number>>;
 }
 
+// KEYS[1] the event's ledger entry. ARGV[1] the exact pending value the releasing delivery wrote.
+const RELEASE_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+interface ScriptedRedis extends Redis {
+  subgateReleaseClaim(key: string, pending: string): Promise<number>;
+}
+
 export function createEventLedger(deps: { redis: Redis; prefix: string }): EventLedger {
+  const redis = deps.redis as ScriptedRedis;
+  if (typeof redis.subgateReleaseClaim !== 'function') redis.defineCommand('subgateReleaseClaim', { numberOfKeys: 1, lua: RELEASE_SCRIPT });
   const keyOf = (eventId: string) => `${deps.prefix}:evt:${eventId}`;
   const statsKey = `${deps.prefix}:stats:events`;
   return {
@@ -47,8 +63,8 @@ export function createEventLedger(deps: { redis: Redis; prefix: string }): Event
     async markEnqueued(eventId) {
       await deps.redis.setrange(keyOf(eventId), 0, ENQUEUED);
     },
-    async release(eventId) {
-      await deps.redis.del(keyOf(eventId));
+    async release(eventId, receivedAt) {
+      await redis.subgateReleaseClaim(keyOf(eventId), PENDING + String(receivedAt));
     },
     async has(eventId) {
       return (await deps.redis.exists(keyOf(eventId))) === 1;

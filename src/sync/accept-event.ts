@@ -29,7 +29,7 @@ export function createEventAcceptor(deps: AcceptEventDeps): AcceptEvent {
     try {
       await deps.queues.stripeEvents.add(JOB.stripeEvent, { digest: digestEvent(event), receivedAt }, { ...STRIPE_EVENT_JOB_OPTIONS, jobId: event.id });
     } catch (err) {
-      if (claim === 'new') await deps.ledger.release(event.id).catch(() => undefined);
+      if (claim === 'new') await deps.ledger.release(event.id, receivedAt).catch(() => undefined);
       throw err;
     }
     await deps.ledger.markEnqueued(event.id);
