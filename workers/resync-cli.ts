@@ -10,7 +10,7 @@ import { createWorkerConnection, waitUntilReady } from '../src/store/redis-conne
 import { createSubscriberStore } from '../src/store/subscriber-store.js';
 import { createEventLedger } from '../src/store/event-ledger.js';
 import { expiryComponentsFrom, loadConfigOrExit, operationsFrom, stripeClientFrom, updateCardLinksFrom } from '../src/wiring.js';
-import { BackfillStoppedError } from '../src/backfill/backfill-runner.js';
+import { BackfillStoppedError, ResyncBusyError } from '../src/backfill/backfill-runner.js';
 import { systemClock } from '../src/runtime.js';
 
 const config = loadConfigOrExit();
@@ -88,6 +88,7 @@ try {
   bar.stop();
   code = 1;
   if (err instanceof BackfillStoppedError) console.error(`${err.message}. Run \`npm run resync\` again to resume.`);
+  else if (err instanceof ResyncBusyError) console.error('Another resync is running (a worker or another `npm run resync`); run this again once it is done.');
   else console.error(`resync failed: ${(err as Error).message}. Run \`npm run resync\` again to resume from the last page.`);
 } finally {
   await queues.close();

@@ -53,6 +53,11 @@ export interface BackfillOptions {
   onProgress?: (checkpoint: Readonly<BackfillCheckpoint>) => void | Promise<void>;
   /** Checked between pages; an aborted run keeps its checkpoint and can be resumed. */
   signal?: AbortSignal;
+  /**
+   * ms; when this resync was asked for. A run that began at or after it and has finished already answers
+   * the request (a job retried after another worker completed it does not start a whole new run).
+   */
+  requestedAt?: number;
 }
 
 export interface BackfillSummary extends BackfillCheckpoint {
@@ -64,6 +69,25 @@ export interface BackfillSummary extends BackfillCheckpoint {
 export type RunBackfill = (options?: BackfillOptions) => Promise<BackfillSummary>;
 
 const DEFAULT_RETRY: BackfillRetry = { attempts: 8, baseDelayMs: 1000, maxDelayMs: 30_000 };
+
+/** Another process is running a resync right now; try again once it is done. */
+export class ResyncBusyError extends Error {
+  constructor() {
+    super('another resync is running; this one waits for it');
+    this.name = 'ResyncBusyError';
+  }
+}
+
+/** The lease ran out while this run worked (e.g. the process stalled) and another run may hold it now. */
+export class ResyncLeaseLostError extends Error {
+  constructor() {
+    super('this resync lost its lease to another run and stopped');
+    this.name = 'ResyncLeaseLostError';
+  }
+}
+
+/** How long a resync's lease lasts without renewal; renewed every quarter of it and before every page. */
+const LEASE_MS = 60_000;
 
 export class BackfillStoppedError extends Error {
   constructor(readonly checkpoint: BackfillCheckpoint) {
@@ -80,7 +104,34 @@ export function createBackfillRunner(deps: BackfillDeps): RunBackfill {
   const pageIntervalMs = 1000 / Math.max(0.001, deps.requestsPerSecond);
 
   return async function runBackfill(options = {}) {
+    const owner = randomUUID();
+    if (!(await deps.checkpoints.acquireLease(owner, LEASE_MS))) throw new ResyncBusyError();
+    let leaseLost = false;
+    const renewal = setInterval(() => {
+      deps.checkpoints.renewLease(owner, LEASE_MS).then(
+        (held) => {
+          if (!held) leaseLost = true;
+        },
+        () => undefined,
+      );
+    }, LEASE_MS / 4);
+    renewal.unref();
+    try {
+      return await runLeased(options, async () => {
+        if (leaseLost || !(await deps.checkpoints.renewLease(owner, LEASE_MS))) throw new ResyncLeaseLostError();
+      });
+    } finally {
+      clearInterval(renewal);
+      await deps.checkpoints.releaseLease(owner).catch(() => undefined);
+    }
+  };
+
+  async function runLeased(options: BackfillOptions, holdLease: () => Promise<void>): Promise<BackfillSummary> {
     const started = performance.now();
+    const existing = await deps.checkpoints.current();
+    if (existing?.phase === 'done' && options.requestedAt !== undefined && existing.started_at >= options.requestedAt && !options.fresh) {
+      return { ...existing, resumed: false, elapsed_ms: performance.now() - started };
+    }
     const { checkpoint: cp, resumed } = await openRun(options.fresh === true);
     log.info({ runId: cp.run_id, phase: cp.phase, cursor: cp.cursor, resumes: cp.resumes }, 'resync starting');
     let lastPageAt = -Infinity;
@@ -119,6 +170,7 @@ export function createBackfillRunner(deps: BackfillDeps): RunBackfill {
     }
 
     async function finishPage<T extends { id: string }>(page: T[], handle: (page: T[]) => Promise<void>) {
+      await holdLease();
       await handle(page);
       cp.cursor = page[page.length - 1]!.id;
       await deps.checkpoints.save(cp);
@@ -180,7 +232,7 @@ export function createBackfillRunner(deps: BackfillDeps): RunBackfill {
       cp.customers += page.length;
       for (const result of results) cp[result] += 1;
     }
-  };
+  }
 
   async function openRun(fresh: boolean): Promise<{ checkpoint: BackfillCheckpoint; resumed: boolean }> {
     const existing = await deps.checkpoints.current();

@@ -1,7 +1,7 @@
 /**
  * Owns `<prefix>:backfill:run` (the checkpoint of the current or last resync: phase, cursor, counters) and
  * `<prefix>:backfill:subs:<run id>` (the subscriptions staged by the first pass, one hash field per
- * customer). The checkpoint moves only after a page is durably handled, so a resync that dies resumes
+ * customer) and `<prefix>:backfill:lease` (which run may work now). The checkpoint moves only after a page is durably handled, so a resync that dies resumes
  * from its last page; staging is keyed by subscription id, so re-staging a page after a crash is harmless.
  */
 import type { Redis } from 'ioredis';
@@ -43,10 +43,33 @@ export interface BackfillStore {
   /** The staged subscriptions (JSON strings) of each given customer; absent customers map to []. */
   staged(runId: string, customerIds: readonly string[]): Promise<Map<string, string[]>>;
   dropStaging(runId: string): Promise<void>;
+  /**
+   * One resync at a time, across processes: a lease the running resync holds and renews. BullMQ can hand
+   * a job whose lock renewal was late to a second worker while the first still runs; two runs on one
+   * checkpoint would drop each other's staging and write customers without their subscriptions.
+   */
+  acquireLease(owner: string, ttlMs: number): Promise<boolean>;
+  /** Extends the lease; false when `owner` no longer holds it (it ran out and another run took it). */
+  renewLease(owner: string, ttlMs: number): Promise<boolean>;
+  releaseLease(owner: string): Promise<void>;
+}
+
+// KEYS[1] lease. ARGV: owner, ttl ms ('' to delete). Acts only while `owner` holds the lease.
+const LEASE_SCRIPT = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 1
+`;
+
+interface ScriptedRedis extends Redis {
+  subgateBackfillLease(key: string, owner: string, ttlMs: string): Promise<number>;
 }
 
 export function createBackfillStore(deps: { redis: Redis; prefix: string }): BackfillStore {
+  const redis = deps.redis as ScriptedRedis;
+  if (typeof redis.subgateBackfillLease !== 'function') redis.defineCommand('subgateBackfillLease', { numberOfKeys: 1, lua: LEASE_SCRIPT });
   const runKey = `${deps.prefix}:backfill:run`;
+  const leaseKey = `${deps.prefix}:backfill:lease`;
   const stagingKey = (runId: string) => `${deps.prefix}:backfill:subs:${runId}`;
 
   async function readStaged(runId: string, customerIds: readonly string[]): Promise<Map<string, Record<string, string>>> {
@@ -85,6 +108,15 @@ export function createBackfillStore(deps: { redis: Redis; prefix: string }): Bac
     },
     async dropStaging(runId) {
       await deps.redis.unlink(stagingKey(runId));
+    },
+    async acquireLease(owner, ttlMs) {
+      return (await deps.redis.set(leaseKey, owner, 'PX', ttlMs, 'NX')) === 'OK';
+    },
+    async renewLease(owner, ttlMs) {
+      return (await redis.subgateBackfillLease(leaseKey, owner, String(ttlMs))) === 1;
+    },
+    async releaseLease(owner) {
+      await redis.subgateBackfillLease(leaseKey, owner, '');
     },
   };
 }

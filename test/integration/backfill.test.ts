@@ -5,7 +5,7 @@ import { createTestBackfill, seedMany } from '../support/backfill.js';
 import { seedReader } from '../support/readers.js';
 import { seedSubscriber, expiryJobs, settleExpiry } from '../support/card-scenarios.js';
 import { waitFor } from '../support/redis.js';
-import { BackfillStoppedError } from '../../src/backfill/backfill-runner.js';
+import { BackfillStoppedError, ResyncBusyError, ResyncLeaseLostError } from '../../src/backfill/backfill-runner.js';
 
 const START = Date.UTC(2026, 10, 27, 12, 0, 0);
 const customersList = (r: { method: string; path: string }) => r.method === 'GET' && r.path === '/v1/customers';
@@ -156,4 +156,62 @@ test('an aborted resync stops between pages with its checkpoint saved', async ()
   } finally {
     await h.close();
   }
+});
+
+describe('one resync at a time', () => {
+  let h: Harness;
+  before(async () => {
+    h = await createHarness({ label: 'backfill-lease', clockStart: START, workers: false });
+  });
+  after(async () => {
+    await h.close();
+  });
+
+  test('a second resync started while one runs is refused as busy, and the first completes whole', async () => {
+    const ids = seedMany(h, 300, { nowSeconds: Math.floor(START / 1000) });
+    const { run } = createTestBackfill(h);
+    let second: Promise<unknown> | null = null;
+    const first = run({
+      fresh: true,
+      // Start the rival once the first has staged subscriptions: the moment a second run would do harm.
+      onProgress: (cp) => void (cp.phase === 'customers' && second === null && (second = run().then(() => 'finished', (err: Error) => err))),
+    });
+    const summary = await first;
+    const rival: unknown = await (second as Promise<unknown> | null);
+    assert.ok(rival instanceof ResyncBusyError, 'the rival run was refused');
+    assert.deepEqual([summary.phase, summary.customers, summary.written], ['done', 300, 300]);
+    const stored = await h.store.readMany(ids);
+    assert.equal(stored.filter((state) => state.projection.subscriptions.length === 1).length, 300, 'no customer written without its subscription');
+  });
+
+  test('a run whose lease was taken over stops before it writes another page', async () => {
+    seedMany(h, 300, { nowSeconds: Math.floor(START / 1000) });
+    const { run, checkpoints } = createTestBackfill(h);
+    await assert.rejects(
+      run({
+        fresh: true,
+        // As if this process stalled past its lease and another run took it.
+        onProgress: async (cp) => {
+          if (cp.phase === 'customers' && cp.customers === 100) {
+            await h.workerRedis.del(`${h.prefix}:backfill:lease`);
+            assert.equal(await checkpoints.acquireLease('rival', 60_000), true);
+          }
+        },
+      }),
+      ResyncLeaseLostError,
+    );
+    assert.equal((await checkpoints.current())?.customers, 100, 'no page after the lease was lost');
+    await checkpoints.releaseLease('rival');
+  });
+
+  test('a resync asked for before a run that has since finished is answered by that run', async () => {
+    seedMany(h, 50, { nowSeconds: Math.floor(START / 1000) });
+    const { run } = createTestBackfill(h);
+    const requestedAt = h.clock.now();
+    const done = await run({ fresh: true });
+    h.stripe.resetRequests();
+    const again = await run({ requestedAt });
+    assert.equal(again.run_id, done.run_id);
+    assert.equal(h.stripe.requests.length, 0, 'no Stripe request for a request already served');
+  });
 });
