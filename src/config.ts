@@ -209,6 +209,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(variable, detail);
   }
   const e = parsed.data;
+  // Feed streams hold their sockets for hours: if they could take every connection the server allows,
+  // checks and webhooks would find the door shut.
+  if (e.ENTITLEMENT_FEED_MAX_CONNECTIONS >= e.HTTP_MAX_CONNECTIONS) {
+    const variable = input.ENTITLEMENT_FEED_MAX_CONNECTIONS === undefined ? 'HTTP_MAX_CONNECTIONS' : 'ENTITLEMENT_FEED_MAX_CONNECTIONS';
+    throw new ConfigError(variable, `must leave ENTITLEMENT_FEED_MAX_CONNECTIONS (${e.ENTITLEMENT_FEED_MAX_CONNECTIONS}) below HTTP_MAX_CONNECTIONS (${e.HTTP_MAX_CONNECTIONS})`);
+  }
   if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
     const variable = input.HTTP_REQUEST_TIMEOUT_MS === undefined ? 'HTTP_HEADERS_TIMEOUT_MS' : 'HTTP_REQUEST_TIMEOUT_MS';
     throw new ConfigError(variable, `must leave HTTP_HEADERS_TIMEOUT_MS (${e.HTTP_HEADERS_TIMEOUT_MS}) at most HTTP_REQUEST_TIMEOUT_MS (${e.HTTP_REQUEST_TIMEOUT_MS})`);

@@ -30,6 +30,7 @@ describe('config: server limits, the metrics token and the update-card session b
     const config = loadConfig({
       ...minimal,
       HTTP_MAX_CONNECTIONS: '500',
+      ENTITLEMENT_FEED_MAX_CONNECTIONS: '400',
       HTTP_HEADERS_TIMEOUT_MS: '5000',
       HTTP_REQUEST_TIMEOUT_MS: '5000',
       HTTP_KEEP_ALIVE_TIMEOUT_MS: '620000',
@@ -60,5 +61,11 @@ describe('config: server limits, the metrics token and the update-card session b
     assert.equal(failureOf({ HTTP_REQUEST_TIMEOUT_MS: '5000' }).variable, 'HTTP_REQUEST_TIMEOUT_MS');
     assert.equal(failureOf({ HTTP_HEADERS_TIMEOUT_MS: '40000' }).variable, 'HTTP_HEADERS_TIMEOUT_MS');
     assert.match(failureOf({ HTTP_REQUEST_TIMEOUT_MS: '5000' }).message, /HTTP_HEADERS_TIMEOUT_MS \(10000\) at most HTTP_REQUEST_TIMEOUT_MS \(5000\)/);
+  });
+
+  test('feed streams must leave connections for checks and webhooks: the variable set is the one named', () => {
+    assert.equal(failureOf({ HTTP_MAX_CONNECTIONS: '1000' }).variable, 'HTTP_MAX_CONNECTIONS');
+    assert.equal(failureOf({ ENTITLEMENT_FEED_MAX_CONNECTIONS: '2000' }).variable, 'ENTITLEMENT_FEED_MAX_CONNECTIONS');
+    assert.match(failureOf({ HTTP_MAX_CONNECTIONS: '500' }).message, /below HTTP_MAX_CONNECTIONS \(500\)/);
   });
 });
