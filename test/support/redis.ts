@@ -120,8 +120,25 @@ export interface DisposableRedis {
   port: number;
   /** Stops the server (SIGTERM, waits for exit) and removes its temp dir. Idempotent. */
   stop(): Promise<void>;
-  /** (Re)starts the server on the same port, stopping it first if running. */
-  restart(): Promise<void>;
+  /**
+   * (Re)starts the server on the same port, stopping it first if running. With `keepData` the same
+   * data dir is used, so an append-only file written before a crash is replayed.
+   */
+  restart(opts?: { keepData?: boolean }): Promise<void>;
+  /** kill -9: the server dies at once, its data dir stays (for restart({ keepData: true })). */
+  crash(): Promise<void>;
+  /** Sends a signal to the running server (SIGSTOP / SIGCONT to freeze and thaw it). */
+  signal(signal: NodeJS.Signals): void;
+  /** pid of the running server, if any. */
+  readonly pid: number | undefined;
+}
+
+export interface DisposableRedisOptions {
+  /**
+   * `appendonly yes` as docker-compose runs it (fsync every second): Redis writes the file before it
+   * replies, so a kill -9 of the server (not of the machine) loses no acknowledged write.
+   */
+  appendOnly?: boolean;
 }
 
 // Servers still running when this process exits (or is told to by SIGINT/SIGTERM/SIGHUP) get
@@ -130,6 +147,7 @@ export interface DisposableRedis {
 const running = new Map<ChildProcess, string>();
 function killRunning(): void {
   for (const [child, dir] of running) {
+    child.kill('SIGCONT'); // a server frozen by a test would not act on SIGTERM
     child.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   }
@@ -157,7 +175,7 @@ export async function freePort(): Promise<number> {
 }
 
 /** Starts a throwaway redis-server (no persistence, noeviction) on 127.0.0.1 and a free port. */
-export async function startDisposableRedis(): Promise<DisposableRedis> {
+export async function startDisposableRedis(options: DisposableRedisOptions = {}): Promise<DisposableRedis> {
   const bin = redisServerBinary();
   if (!bin) {
     throw new Error(
@@ -179,9 +197,9 @@ export async function startDisposableRedis(): Promise<DisposableRedis> {
     if (dir) rmSync(dir, { recursive: true, force: true });
   };
 
-  const start = async (): Promise<void> => {
-    dir = mkdtempSync(join(tmpdir(), 'subgate-redis-'));
-    child = spawnRedis(bin, port, dir);
+  const start = async (keepData = false): Promise<void> => {
+    if (!keepData || !dir) dir = mkdtempSync(join(tmpdir(), 'subgate-redis-'));
+    child = spawnRedis(bin, port, dir, options);
     running.set(child, dir);
     try {
       await waitForPing(child, port, dir);
@@ -206,20 +224,42 @@ export async function startDisposableRedis(): Promise<DisposableRedis> {
     url: `redis://127.0.0.1:${port}`,
     port,
     stop,
-    restart: async () => {
+    restart: async ({ keepData = false } = {}) => {
+      if (keepData) {
+        const current = child;
+        child = undefined;
+        if (current) await terminate(current);
+        await start(true);
+        return;
+      }
       await stop();
       await start();
+    },
+    crash: async () => {
+      const current = child;
+      child = undefined;
+      if (!current || current.exitCode !== null || current.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => current.once('exit', () => resolve()));
+      current.kill('SIGKILL');
+      await exited;
+      // Still in `running`, so the dir is removed on the way out even if the test never restarts it.
+    },
+    signal: (signal) => {
+      child?.kill(signal);
+    },
+    get pid() {
+      return child?.pid;
     },
   };
 }
 
-function spawnRedis(bin: string, port: number, dir: string): ChildProcess {
+function spawnRedis(bin: string, port: number, dir: string, options: DisposableRedisOptions): ChildProcess {
   const args = [
     '--port', String(port),
     '--bind', '127.0.0.1',
     '--dir', dir,
     '--save', '',
-    '--appendonly', 'no',
+    '--appendonly', options.appendOnly ? 'yes' : 'no',
     '--maxmemory-policy', 'noeviction',
     // As docker-compose runs it: a projection (~0.5 KB) stays in a compact listpack hash.
     '--hash-max-listpack-value', '1024',
@@ -269,6 +309,7 @@ async function waitForPing(child: ChildProcess, port: number, dir: string, timeo
 async function terminate(child: ChildProcess): Promise<void> {
   if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGCONT');
   child.kill('SIGTERM');
   const killTimer = setTimeout(() => child.kill('SIGKILL'), 5000);
   await exited;
