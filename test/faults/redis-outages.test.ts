@@ -92,12 +92,12 @@ describe('Redis outages', { timeout: 240_000 }, () => {
     const { customers, events, flood } = await floodUntilAcked(s, () => api.url);
 
     const stoppedAt = performance.now();
-    s.redis.signal('SIGSTOP');
+    s.redis.pause();
     const ackedAtStop = new Set(flood.ackedIds());
     await sleep(10_000); // the fault: Redis stays frozen this long
     const during = statusesSince(flood, stoppedAt);
     const first503 = timesTo503(flood, stoppedAt);
-    s.redis.signal('SIGCONT');
+    s.redis.resume();
     const resumedAt = performance.now();
 
     await flood.done;

@@ -110,9 +110,9 @@ describe('test support: disposable redis', { skip: !hasRedisServerBinary() && 'n
       assert.equal(await client.get('k'), 'kept');
 
       // SIGSTOP freezes it (commands wait), SIGCONT thaws it.
-      server.signal('SIGSTOP');
+      server.pause();
       const frozen = client.get('k');
-      server.signal('SIGCONT');
+      server.resume();
       assert.equal(await frozen, 'kept');
     } finally {
       client.disconnect();

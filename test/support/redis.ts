@@ -125,12 +125,12 @@ export interface DisposableRedis {
    * data dir is used, so an append-only file written before a crash is replayed.
    */
   restart(opts?: { keepData?: boolean }): Promise<void>;
+  /** SIGSTOP: the server stops answering while its connections stay open (a hung host, not a dead one). */
+  pause(): void;
+  /** SIGCONT after pause(). */
+  resume(): void;
   /** kill -9: the server dies at once, its data dir stays (for restart({ keepData: true })). */
   crash(): Promise<void>;
-  /** Sends a signal to the running server (SIGSTOP / SIGCONT to freeze and thaw it). */
-  signal(signal: NodeJS.Signals): void;
-  /** pid of the running server, if any. */
-  readonly pid: number | undefined;
 }
 
 export interface DisposableRedisOptions {
@@ -147,7 +147,7 @@ export interface DisposableRedisOptions {
 const running = new Map<ChildProcess, string>();
 function killRunning(): void {
   for (const [child, dir] of running) {
-    child.kill('SIGCONT'); // a server frozen by a test would not act on SIGTERM
+    child.kill('SIGCONT');
     child.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   }
@@ -191,6 +191,7 @@ export async function startDisposableRedis(options: DisposableRedisOptions = {})
     const current = child;
     child = undefined;
     if (current) {
+      current.kill('SIGCONT'); // a paused server would not act on SIGTERM
       await terminate(current);
       running.delete(current);
     }
@@ -228,13 +229,18 @@ export async function startDisposableRedis(options: DisposableRedisOptions = {})
       if (keepData) {
         const current = child;
         child = undefined;
-        if (current) await terminate(current);
+        if (current) {
+          current.kill('SIGCONT');
+          await terminate(current);
+        }
         await start(true);
         return;
       }
       await stop();
       await start();
     },
+    pause: () => child?.kill('SIGSTOP'),
+    resume: () => child?.kill('SIGCONT'),
     crash: async () => {
       const current = child;
       child = undefined;
@@ -243,12 +249,6 @@ export async function startDisposableRedis(options: DisposableRedisOptions = {})
       current.kill('SIGKILL');
       await exited;
       // Still in `running`, so the dir is removed on the way out even if the test never restarts it.
-    },
-    signal: (signal) => {
-      child?.kill(signal);
-    },
-    get pid() {
-      return child?.pid;
     },
   };
 }
@@ -309,7 +309,6 @@ async function waitForPing(child: ChildProcess, port: number, dir: string, timeo
 async function terminate(child: ChildProcess): Promise<void> {
   if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGCONT');
   child.kill('SIGTERM');
   const killTimer = setTimeout(() => child.kill('SIGKILL'), 5000);
   await exited;
