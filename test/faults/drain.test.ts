@@ -7,7 +7,7 @@
 import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { customerUpdated, floodUntilAcked, notCurrent, notDurable, putSubscribers, startFaultStack, waitUntilCurrent, type FaultStack } from '../support/fault-stack.js';
+import { customerUpdated, floodUntilAcked, notCurrent, notDurable, putSubscribers, settleQueues, startFaultStack, waitUntilCurrent, type FaultStack } from '../support/fault-stack.js';
 import { exitReport, type SubgateProcess } from '../support/processes.js';
 import { recordFigures } from '../support/fault-report.js';
 import { waitFor } from '../support/redis.js';
@@ -57,7 +57,7 @@ describe('drain on SIGTERM', { timeout: 180_000 }, () => {
     await flood.stop();
     assert.deepEqual(await notDurable(s, events), [], 'every event durable after the retries');
     await waitUntilCurrent(s, customers, performance.now());
-    assert.equal(await s.queues.stripeEvents.count(), 0);
+    await settleQueues(s);
     const jobs = await s.queues.stripeEvents.getJobCountByTypes('completed', 'failed');
     assert.equal(jobs, events.length, 'one stripe-events job per event');
 

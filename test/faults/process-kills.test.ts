@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { customerUpdated, floodUntilAcked, notDurable, putSubscribers, startFaultStack, waitUntilCurrent, type FaultStack } from '../support/fault-stack.js';
+import { customerUpdated, floodUntilAcked, notDurable, putSubscribers, settleQueues, startFaultStack, waitUntilCurrent, type FaultStack } from '../support/fault-stack.js';
 import { recordFigures } from '../support/fault-report.js';
 import { waitFor } from '../support/redis.js';
 
@@ -37,6 +37,7 @@ describe('kill -9', { timeout: 240_000 }, () => {
     const allAckedMs = performance.now() - killedAt;
     assert.deepEqual(await notDurable(s, events), [], 'every event durable once Stripe retried');
     const currentMs = await waitUntilCurrent(s, customers, killedAt);
+    await settleQueues(s);
     assert.equal(await s.queues.stripeEvents.getJobCountByTypes('completed'), events.length, 'each event applied once, none failed');
 
     recordFigures({
@@ -69,7 +70,7 @@ describe('kill -9', { timeout: 240_000 }, () => {
     await s.start('worker', 'worker-2');
     const recoveredMs = await waitUntilCurrent(s, customers, killedAt, 180_000);
 
-    await waitFor(async () => (await s.queues.customerSync.getActiveCount()) === 0, { message: 'refreshes settle' });
+    await settleQueues(s);
     assert.equal(await s.queues.customerSync.getFailedCount(), 0, 'no refresh failed (a stalled job is retried, not dropped)');
     assert.equal(await s.queues.stripeEvents.getJobCountByTypes('completed'), events.length);
     recordFigures({
