@@ -143,6 +143,7 @@ const schema = z.object({
   SYNC_DEBOUNCE_MS: intFrom(0, 60_000).default(500),
   WORKER_CONCURRENCY: intFrom(1, 1000).default(8),
   EVENT_RECOVERY_INTERVAL_MINUTES: intFrom(1, 1440).default(15),
+  SHUTDOWN_TIMEOUT_MS: intFrom(1000, 600_000).default(25_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -179,6 +180,7 @@ export type Config = Readonly<{
   syncDebounceMs: number;
   workerConcurrency: number;
   eventRecoveryIntervalMinutes: number;
+  shutdownTimeoutMs: number;
   logLevel: string;
 }>;
 
@@ -269,6 +271,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     syncDebounceMs: e.SYNC_DEBOUNCE_MS,
     workerConcurrency: e.WORKER_CONCURRENCY,
     eventRecoveryIntervalMinutes: e.EVENT_RECOVERY_INTERVAL_MINUTES,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
   });
 }

@@ -11,7 +11,8 @@ import { createFailFastConnection, createWorkerConnection, waitForRedis } from '
 import { createEntitlementChangeReader } from './store/entitlement-change-reader.js';
 import { createSubscriberStore } from './store/subscriber-store.js';
 import { createEventLedger } from './store/event-ledger.js';
-import { createShutdown, exitOnSignals, systemClock } from './runtime.js';
+import { systemClock } from './runtime.js';
+import { createHttpDrain, createShutdown, drainLimits, exitOnSignals, httpDrainStep } from './drain.js';
 import { createStripeGateway } from './adapters/stripe-gateway.js';
 import { createStripeBilling } from './adapters/stripe-billing.js';
 import { createCustomerSync } from './sync/customer-sync.js';
@@ -126,26 +127,17 @@ const app = buildApp({
     : {}),
 });
 
-const server = applyServerLimits(createServer(app), config.http, logger).listen(config.port);
-await once(server, 'listening');
-const address = server.address();
-logger.info({ port: typeof address === 'object' && address ? address.port : config.port }, 'api listening');
-
 const workers = process.argv.includes('--with-workers') ? await startWorkers(config, logger, clock, metrics) : null;
 
+// The drain is in place before the first connection, and SIGTERM is handled before anyone is told the
+// process is up.
+const server = applyServerLimits(createServer(app), config.http, logger);
+const drainHttp = createHttpDrain(server);
+const limits = drainLimits(config.shutdownTimeoutMs);
 const shutdown = createShutdown(
   [
-    // Ends the open event streams first, so the server can close.
-    { name: 'entitlement-events', run: () => changeReader.close() },
-    {
-      name: 'http',
-      run: () =>
-        new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeIdleConnections();
-        }),
-    },
-    { name: 'workers', run: () => workers?.close() },
+    httpDrainStep(drainHttp, { limitMs: limits.httpMs, logger, endStreams: () => changeReader.close() }),
+    ...(workers?.shutdownSteps ?? []),
     { name: 'queues', run: () => queues.close() },
     { name: 'ops-queues', run: () => opsQueues.close() },
     { name: 'redis', run: () => redis.quit() },
@@ -153,4 +145,9 @@ const shutdown = createShutdown(
   ],
   logger,
 );
-exitOnSignals(shutdown, logger);
+exitOnSignals(shutdown, logger, limits.totalMs);
+server.listen(config.port);
+await once(server, 'listening');
+const address = server.address();
+if (workers) workers.logStarted();
+logger.info({ port: typeof address === 'object' && address ? address.port : config.port }, 'api listening');

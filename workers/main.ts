@@ -12,7 +12,8 @@ import { createEventLedger } from '../src/store/event-ledger.js';
 import { createStripeGateway } from '../src/adapters/stripe-gateway.js';
 import { createMailer } from '../src/adapters/mailer.js';
 import { createCustomerSync } from '../src/sync/customer-sync.js';
-import { createShutdown, exitOnSignals, isEntryPoint, systemClock } from '../src/runtime.js';
+import { isEntryPoint, systemClock } from '../src/runtime.js';
+import { createShutdown, drainLimits, exitOnSignals, type ShutdownStep } from '../src/drain.js';
 import type { Clock } from '../src/domain/projection.js';
 import { createWorkerSet } from './worker-set.js';
 import { createOpsQueues, upsertEventRecovery } from '../src/queues.js';
@@ -82,25 +83,25 @@ export async function startWorkers(config: Config, logger: Logger, clock: Clock 
       ledger,
     });
   }
-  logger.info({ concurrency: config.workerConcurrency }, 'workers started');
-  return {
-    close: createShutdown(
-      [
-        { name: 'workers', run: () => workers.close() },
-        { name: 'ops-workers', run: () => opsWorkers.close() },
-        { name: 'ops-queues', run: () => opsQueues.close() },
-        { name: 'mailer', run: () => mailer.close() },
-        { name: 'queues', run: () => queues.close() },
-        { name: 'redis', run: () => connection.quit() },
-      ],
-      logger,
-    ),
-  };
+  // Active jobs get their share of the drain; one still running at the limit is left to BullMQ's stalled
+  // check (another worker takes it over), and the connections close anyway.
+  const shutdownSteps: ShutdownStep[] = [
+    { name: 'workers', run: () => workers.close(), limitMs: drainLimits(config.shutdownTimeoutMs).workersMs },
+    { name: 'ops-workers', run: () => opsWorkers.close() },
+    { name: 'ops-queues', run: () => opsQueues.close() },
+    { name: 'mailer', run: () => mailer.close() },
+    { name: 'queues', run: () => queues.close() },
+    { name: 'worker-redis', run: () => connection.quit() },
+  ];
+  // Said by the entry point once SIGTERM is handled, so whoever waits for it can stop the process.
+  const logStarted = () => logger.info({ concurrency: config.workerConcurrency }, 'workers started');
+  return { shutdownSteps, logStarted };
 }
 
 if (isEntryPoint(import.meta.url)) {
   const config = loadConfigOrExit();
   const logger = createLogger(config.logLevel);
   const workers = await startWorkers(config, logger);
-  exitOnSignals(workers.close, logger);
+  exitOnSignals(createShutdown(workers.shutdownSteps, logger), logger, drainLimits(config.shutdownTimeoutMs).totalMs);
+  workers.logStarted();
 }

@@ -97,4 +97,26 @@ describe('test support: disposable redis', { skip: !hasRedisServerBinary() && 'n
       await server.stop(); // idempotent
     }
   });
+
+  test('with appendOnly, a kill -9 and a restart on the same data keep every acknowledged write', async () => {
+    const server = await startDisposableRedis({ appendOnly: true });
+    const client = createTestRedis({ url: server.url, maxRetriesPerRequest: 1, retryStrategy: () => 50 });
+    try {
+      await client.set('k', 'kept');
+      await server.crash();
+      await assert.rejects(client.ping());
+      await server.restart({ keepData: true });
+      await waitFor(() => client.ping().then((r) => r === 'PONG'), { message: 'client reconnects after restart' });
+      assert.equal(await client.get('k'), 'kept');
+
+      // SIGSTOP freezes it (commands wait), SIGCONT thaws it.
+      server.pause();
+      const frozen = client.get('k');
+      server.resume();
+      assert.equal(await frozen, 'kept');
+    } finally {
+      client.disconnect();
+      await server.stop();
+    }
+  });
 });

@@ -13,6 +13,7 @@ import {
 import type { Harness } from './harness.js';
 import { waitFor } from './redis.js';
 import type { SmtpSink, ReceivedMail } from './smtp-sink.js';
+import type { StripeDouble } from './stripe-double.js';
 
 export interface Subscriber {
   customerId: string;
@@ -41,9 +42,17 @@ export interface SubscriberOptions {
 
 /** A customer with a card PaymentMethod as default and one subscription, put in the double and synced. */
 export async function seedSubscriber(h: Harness, opts: SubscriberOptions): Promise<Subscriber> {
+  const subscriber = putSubscriber(h.stripe, h.clock.now(), opts);
+  if (opts.sync ?? true) await h.syncCustomer(subscriber.customerId);
+  return subscriber;
+}
+
+/** The same subscriber, only put in the double (for tests whose subgate runs in other processes). */
+export function putSubscriber(stripe: StripeDouble, nowMs: number, opts: Omit<SubscriberOptions, 'sync'>): Subscriber {
+  const now = Math.floor(nowMs / 1000);
   const customer = customerFixture({ metadata: opts.user ? { user_id: opts.user } : {} });
   if (opts.email !== undefined) customer.email = opts.email;
-  const pm = h.stripe.putPaymentMethod(
+  const pm = stripe.putPaymentMethod(
     cardPaymentMethodFixture({
       customer: customer.id,
       exp_month: opts.exp_month,
@@ -53,29 +62,27 @@ export async function seedSubscriber(h: Harness, opts: SubscriberOptions): Promi
     }),
   );
   customer.invoice_settings.default_payment_method = pm.id;
-  h.stripe.putCustomer(customer);
-  const created = Math.floor(h.clock.now() / 1000) - 86_400 * 40;
+  stripe.putCustomer(customer);
   const subscription = subscriptionFixture({
     customer: customer.id,
     status: opts.status ?? 'active',
-    created,
-    current_period_start: Math.floor(h.clock.now() / 1000) - 86_400 * 5,
-    current_period_end: Math.floor(h.clock.now() / 1000) + 86_400 * 25,
+    created: now - 86_400 * 40,
+    current_period_start: now - 86_400 * 5,
+    current_period_end: now + 86_400 * 25,
     ...(opts.cardOnSubscription ? { default_payment_method: pm.id } : {}),
   });
   if (opts.openInvoice) {
-    const invoice = h.stripe.putInvoice(
+    const invoice = stripe.putInvoice(
       invoiceFixture({
         customer: customer.id,
         subscription: subscription.id,
         status: 'open',
-        created: Math.floor(h.clock.now() / 1000) - 3600 - (opts.invoiceAgeDays ?? 0) * 86_400,
+        created: now - 3600 - (opts.invoiceAgeDays ?? 0) * 86_400,
       }),
     );
     subscription.latest_invoice = invoice.id;
   }
-  h.stripe.putSubscription(subscription);
-  if (opts.sync ?? true) await h.syncCustomer(customer.id);
+  stripe.putSubscription(subscription);
   return { customerId: customer.id, pmId: pm.id, subscriptionId: subscription.id, email: customer.email };
 }
 

@@ -120,12 +120,25 @@ export interface DisposableRedis {
   port: number;
   /** Stops the server (SIGTERM, waits for exit) and removes its temp dir. Idempotent. */
   stop(): Promise<void>;
-  /** (Re)starts the server on the same port, stopping it first if running. */
-  restart(): Promise<void>;
+  /**
+   * (Re)starts the server on the same port, stopping it first if running. With `keepData` the same
+   * data dir is used, so an append-only file written before a crash is replayed.
+   */
+  restart(opts?: { keepData?: boolean }): Promise<void>;
   /** SIGSTOP: the server stops answering while its connections stay open (a hung host, not a dead one). */
   pause(): void;
   /** SIGCONT after pause(). */
   resume(): void;
+  /** kill -9: the server dies at once, its data dir stays (for restart({ keepData: true })). */
+  crash(): Promise<void>;
+}
+
+export interface DisposableRedisOptions {
+  /**
+   * `appendonly yes` as docker-compose runs it (fsync every second): Redis writes the file before it
+   * replies, so a kill -9 of the server (not of the machine) loses no acknowledged write.
+   */
+  appendOnly?: boolean;
 }
 
 // Servers still running when this process exits (or is told to by SIGINT/SIGTERM/SIGHUP) get
@@ -162,7 +175,7 @@ export async function freePort(): Promise<number> {
 }
 
 /** Starts a throwaway redis-server (no persistence, noeviction) on 127.0.0.1 and a free port. */
-export async function startDisposableRedis(): Promise<DisposableRedis> {
+export async function startDisposableRedis(options: DisposableRedisOptions = {}): Promise<DisposableRedis> {
   const bin = redisServerBinary();
   if (!bin) {
     throw new Error(
@@ -185,9 +198,9 @@ export async function startDisposableRedis(): Promise<DisposableRedis> {
     if (dir) rmSync(dir, { recursive: true, force: true });
   };
 
-  const start = async (): Promise<void> => {
-    dir = mkdtempSync(join(tmpdir(), 'subgate-redis-'));
-    child = spawnRedis(bin, port, dir);
+  const start = async (keepData = false): Promise<void> => {
+    if (!keepData || !dir) dir = mkdtempSync(join(tmpdir(), 'subgate-redis-'));
+    child = spawnRedis(bin, port, dir, options);
     running.set(child, dir);
     try {
       await waitForPing(child, port, dir);
@@ -212,22 +225,41 @@ export async function startDisposableRedis(): Promise<DisposableRedis> {
     url: `redis://127.0.0.1:${port}`,
     port,
     stop,
-    restart: async () => {
+    restart: async ({ keepData = false } = {}) => {
+      if (keepData) {
+        const current = child;
+        child = undefined;
+        if (current) {
+          current.kill('SIGCONT');
+          await terminate(current);
+        }
+        await start(true);
+        return;
+      }
       await stop();
       await start();
     },
     pause: () => child?.kill('SIGSTOP'),
     resume: () => child?.kill('SIGCONT'),
+    crash: async () => {
+      const current = child;
+      child = undefined;
+      if (!current || current.exitCode !== null || current.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => current.once('exit', () => resolve()));
+      current.kill('SIGKILL');
+      await exited;
+      // Still in `running`, so the dir is removed on the way out even if the test never restarts it.
+    },
   };
 }
 
-function spawnRedis(bin: string, port: number, dir: string): ChildProcess {
+function spawnRedis(bin: string, port: number, dir: string, options: DisposableRedisOptions): ChildProcess {
   const args = [
     '--port', String(port),
     '--bind', '127.0.0.1',
     '--dir', dir,
     '--save', '',
-    '--appendonly', 'no',
+    '--appendonly', options.appendOnly ? 'yes' : 'no',
     '--maxmemory-policy', 'noeviction',
     // As docker-compose runs it: a projection (~0.5 KB) stays in a compact listpack hash.
     '--hash-max-listpack-value', '1024',

@@ -30,6 +30,12 @@ describe('config', () => {
     assert.ok(Object.isFrozen(config));
   });
 
+  test('the SIGTERM drain budget defaults to 25 s and must be at least a second', () => {
+    assert.equal(loadConfig(minimal).shutdownTimeoutMs, 25_000);
+    assert.equal(loadConfig({ ...minimal, SHUTDOWN_TIMEOUT_MS: '8000' }).shutdownTimeoutMs, 8000);
+    for (const bad of ['500', '25s', '-1']) assert.equal(failureOf({ ...minimal, SHUTDOWN_TIMEOUT_MS: bad }).variable, 'SHUTDOWN_TIMEOUT_MS');
+  });
+
   test('secrets have no defaults: a missing one is named', () => {
     for (const variable of Object.keys(minimal)) {
       const env: Record<string, string> = { ...minimal };
