@@ -10,7 +10,8 @@
  * while measuring) and the checks' latency, next to the same API with no feed client.
  *
  * `--ref` (default `main`) builds the same API server from that commit's src/ (git archive into a
- * temporary directory) for the "before" figures; this tree runs twice: with the default feed limits, and with
+ * temporary directory) for the "before" figures (a commit that has src/composition.ts: the server is built
+ * by it); this tree runs twice: with the default feed limits, and with
  * the max replay and the per-token cap raised so every client really replays the whole backlog.
  * Writes bench/tmp/feed-replay.json and prints a table. Never part of `npm test`.
  */
@@ -71,6 +72,7 @@ function buildFromRef(gitRef: string): string {
   if (untar.status !== 0) throw new Error(`tar: ${untar.stderr.toString()}`);
   copyFileSync(join(REPO_ROOT, 'bench', 'servers', 'subgate-api.ts'), join(dir, 'bench', 'servers', 'subgate-api.ts'));
   copyFileSync(join(REPO_ROOT, 'bench', 'lib', 'child.ts'), join(dir, 'bench', 'lib', 'child.ts'));
+  copyFileSync(join(REPO_ROOT, 'bench', 'lib', 'bench-config.ts'), join(dir, 'bench', 'lib', 'bench-config.ts'));
   symlinkSync(join(REPO_ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ private: true, type: 'module' }));
   const tsconfig = {

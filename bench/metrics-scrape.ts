@@ -1,7 +1,7 @@
 /**
  * `npx tsx bench/metrics-scrape.ts [--seconds N] [--scrapers N]`: what /metrics scrapes cost the
- * entitlement check. The real app (buildApp, metrics over the six queues and both stats hashes, as
- * src/main.ts wires them) runs in a child process on 127.0.0.1 against a throwaway redis-server; this
+ * entitlement check. The real app (built by src/composition.ts, metrics over the six queues and both
+ * stats hashes, as the API process wires them) runs in a child process on 127.0.0.1 against a throwaway redis-server; this
  * process drives GET /v1/entitlements with autocannon, first alone, then beside N loops that each fetch
  * /metrics again as soon as the last answer is in, and, for scale, beside N such loops on /healthz (the
  * cheapest route). Prints check latency and throughput, loop requests done, and Redis commands per
@@ -13,18 +13,13 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import type { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { buildApp } from '../src/app.js';
 import { createSilentLogger } from '../src/logger.js';
-import { createMetrics } from '../src/metrics/metrics.js';
-import { createOpsQueues, createQueues } from '../src/queues.js';
 import { systemClock } from '../src/runtime.js';
-import { createEventLedger } from '../src/store/event-ledger.js';
-import { createNoticeLedger } from '../src/store/notice-ledger.js';
 import { createFailFastConnection, waitUntilReady } from '../src/store/redis-connections.js';
-import { createSubscriberStore } from '../src/store/subscriber-store.js';
 import { startDisposableRedis } from '../test/support/redis.js';
+import { buildApi, buildMetrics, buildServices } from '../src/composition.js';
+import { benchConfig } from './lib/bench-config.js';
 
 const TOKEN = 'bench-content-service-token-0001';
 const PREFIX = 'bench-metrics';
@@ -36,11 +31,9 @@ const arg = (name: string, fallback: number) => {
 async function serve(redisUrl: string): Promise<void> {
   const redis = createFailFastConnection(redisUrl);
   await waitUntilReady(redis);
-  const queues = createQueues(redis, PREFIX);
-  const ops = createOpsQueues(redis, PREFIX);
-  const store = createSubscriberStore({ redis, prefix: PREFIX });
-  const ledger = createEventLedger({ redis, prefix: PREFIX });
-  await store.write({
+  const config = benchConfig({ REDIS_URL: redisUrl, REDIS_KEY_PREFIX: PREFIX, ENTITLEMENT_API_TOKENS: TOKEN });
+  const services = buildServices(config, { redis, clock: systemClock, logger: createSilentLogger() });
+  await services.store.write({
     customer: 'cus_bench',
     user: 'bench-reader',
     email: null,
@@ -59,25 +52,8 @@ async function serve(redisUrl: string): Promise<void> {
       },
     ],
   });
-  const metrics = createMetrics({
-    clock: systemClock,
-    queues: [queues.stripeEvents, queues.customerSync, queues.cardExpiry, queues.notices, ops.backfill, ops.eventRecovery] as Queue[],
-    eventCounts: () => ledger.counts(),
-    noticeCounts: () => createNoticeLedger({ redis, prefix: PREFIX }).counts(),
-    defaultMetrics: true,
-  });
-  const app = buildApp({
-    store,
-    ledger,
-    queues,
-    clock: systemClock,
-    logger: createSilentLogger(),
-    ping: async () => undefined,
-    webhookSecrets: ['whsec_bench_metrics_0001'],
-    entitlementTokens: [TOKEN],
-    policy: { cardExpiredGraceDays: 0, pastDueGraceDays: 7 },
-    metrics,
-  });
+  const metrics = buildMetrics(services, { defaultMetrics: true });
+  const app = buildApi(services, { ping: async () => undefined, metrics });
   const server = createServer(app).listen(0, '127.0.0.1');
   await once(server, 'listening');
   process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo).port })}\n`);

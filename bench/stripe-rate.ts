@@ -7,7 +7,8 @@
  * backlog took. Needs `redis-server` on PATH (or REDIS_SERVER_BIN); never part of `npm test`.
  */
 import { Redis } from 'ioredis';
-import { JOB, PRIORITY, createQueues, syncJobOptions } from '../src/queues.js';
+import { createOpsQueues, createProducers, createQueues } from '../src/queues.js';
+import { systemClock } from '../src/runtime.js';
 import { createSubscriberStore } from '../src/store/subscriber-store.js';
 import { startDisposableRedis, waitFor } from '../test/support/redis.js';
 import { startStripeDouble } from '../test/support/stripe-double.js';
@@ -28,14 +29,14 @@ const redisServer = await startDisposableRedis();
 const redis = new Redis(redisServer.url, { maxRetriesPerRequest: null });
 const double = await startStripeDouble();
 const queues = createQueues(redis, prefix);
+const opsQueues = createOpsQueues(redis, prefix);
+const producers = createProducers({ queues, opsQueues, clock: systemClock, debounceMs: 0 });
 const workers = [];
 try {
   const nowSeconds = Math.floor(Date.now() / 1000);
   const ids = Array.from({ length: customers }, () => seedReader(double, { nowSeconds }).customer.id);
   double.failNext(Number.MAX_SAFE_INTEGER, { status: 429, match: (r) => r.path.startsWith('/v1/') && Math.random() < faults });
-  for (const customerId of ids) {
-    await queues.customerSync.add(JOB.syncCustomer, { customerId, reason: 'bench', requestedAt: Date.now() }, syncJobOptions(customerId, PRIORITY.routine, 0));
-  }
+  for (const customerId of ids) await producers.refresh(customerId, 'bench', 'routine');
   const env = {
     REDIS_URL: redisServer.url,
     REDIS_KEY_PREFIX: prefix,
@@ -84,7 +85,7 @@ try {
   );
 } finally {
   await Promise.all(workers.map((w) => w.stop()));
-  await queues.close();
+  await Promise.all([queues.close(), opsQueues.close()]);
   await redis.quit();
   await double.close();
   await redisServer.stop();

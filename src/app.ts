@@ -9,8 +9,7 @@ import express, { type Express } from 'express';
 import type { Logger } from './logger.js';
 import type { Clock, Entitlement, PolicySettings } from './domain/projection.js';
 import type { SubscriberStore } from './store/subscriber-store.js';
-import type { EventLedger } from './store/event-ledger.js';
-import type { Queues } from './queues.js';
+import type { AcceptEvent } from './sync/accept-event.js';
 import { createTokenCheck, type ApiToken } from './http/bearer-auth.js';
 import { createWebhookRouter } from './http/webhook-route.js';
 import { createEntitlementsFastPath, createEntitlementsHandler, createEntitlementsRouter } from './http/entitlements-route.js';
@@ -28,8 +27,8 @@ import type { Metrics } from './metrics/metrics.js';
 
 export interface AppDeps {
   store: SubscriberStore;
-  ledger: EventLedger;
-  queues: Pick<Queues, 'stripeEvents'>;
+  /** Claims and enqueues a verified webhook event (the ledger and the stripe-events producer). */
+  acceptEvent: AcceptEvent;
   clock: Clock;
   logger: Logger;
   ping: () => Promise<void>;
@@ -40,7 +39,7 @@ export interface AppDeps {
   updateCardUrlFor?: (customerId: string, entitlement: Entitlement) => string | null;
   /** The update-card link routes; mounted only when LINK_SIGNING_SECRET is configured. */
   billing?: BillingRouteDeps;
-  /** Prometheus metrics at /metrics (operations issue); without it no /metrics and no counting. */
+  /** Prometheus metrics at /metrics; without it no /metrics and no counting. */
   metrics?: Metrics;
   /** METRICS_TOKEN: when set, /metrics wants it as a bearer token; without it /metrics is open. */
   metricsToken?: string | undefined;
@@ -88,8 +87,7 @@ export function buildApp(deps: AppDeps): SubgateApp {
   app.use(
     createWebhookRouter({
       webhookSecrets: deps.webhookSecrets,
-      ledger: deps.ledger,
-      queues: deps.queues,
+      acceptEvent: deps.acceptEvent,
       clock: deps.clock,
       logger: deps.logger,
       ...(deps.metrics ? { onOutcome: deps.metrics.recordWebhook } : {}),

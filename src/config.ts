@@ -2,6 +2,7 @@
  * The only reader of process.env. loadConfig() validates the whole environment at start-up into a frozen,
  * typed Config; a bad value stops start-up with one message naming the variable. Secrets have no defaults.
  */
+import { existsSync } from 'node:fs';
 import { z } from 'zod';
 
 const csv = (value: string) =>
@@ -184,6 +185,10 @@ export type Config = Readonly<{
   logLevel: string;
 }>;
 
+/** The values .env.example ships with. */
+const PLACEHOLDER_STRIPE_KEYS = new Set(['sk_test_replace_me']);
+const PLACEHOLDER_WEBHOOK_SECRETS = new Set(['whsec_replace_me']);
+
 export class ConfigError extends Error {
   constructor(readonly variable: string, detail: string) {
     super(`Invalid configuration: ${variable} ${detail}`);
@@ -211,6 +216,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(variable, detail);
   }
   const e = parsed.data;
+  // .env.example's placeholders can never work against Stripe: say so once, rather than start and have
+  // every refresh and every event-recovery run fail against Stripe with an authentication error.
+  if (PLACEHOLDER_STRIPE_KEYS.has(e.STRIPE_SECRET_KEY) && !e.STRIPE_API_BASE) {
+    throw new ConfigError('STRIPE_SECRET_KEY', 'is the placeholder from .env.example: set your Stripe secret key (sk_test_… from the Stripe dashboard), or STRIPE_API_BASE for a local test double');
+  }
+  if (e.STRIPE_WEBHOOK_SECRET.some((value) => PLACEHOLDER_WEBHOOK_SECRETS.has(value))) {
+    throw new ConfigError('STRIPE_WEBHOOK_SECRET', 'is the placeholder from .env.example: set the whsec_… of your webhook endpoint (or the one `stripe listen` prints)');
+  }
   // Feed streams hold their sockets for hours: if they could take every connection the server allows,
   // checks and webhooks would find the door shut.
   if (e.ENTITLEMENT_FEED_MAX_CONNECTIONS >= e.HTTP_MAX_CONNECTIONS) {
@@ -274,4 +287,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
   });
+}
+
+/**
+ * loadConfig(), or one line naming the bad variable on stderr and exit 1: what every entry point calls. A
+ * `.env` in the working directory is read first, for `npm start` on a laptop; variables already set in
+ * the environment win.
+ */
+export function loadConfigOrExit(): Config {
+  try {
+    if (existsSync('.env')) process.loadEnvFile('.env');
+    return loadConfig();
+  } catch (err) {
+    console.error((err as Error).message);
+    process.exit(1);
+  }
 }

@@ -1,9 +1,14 @@
 /**
- * Queue names, job names, payload types and job options: defined once, shared by producers (the HTTP
- * side) and workers. BullMQ job ids may not contain ':'; Stripe ids (evt_…, cus_…) never do.
+ * Queue names, job names, payload types, job options and the producers: defined once, shared by every
+ * door that adds work (the webhook, the workers, the admin routes) and by the workers that take it.
+ * Nothing else calls `Queue.add`: each kind of job has one typed producer below that holds all its
+ * options. BullMQ job ids may not contain ':'; Stripe ids (evt_…, cus_…) never do.
  */
-import { Queue, type JobsOptions } from 'bullmq';
+import { Queue, type Job, type JobsOptions, type WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { Clock } from './domain/projection.js';
+import { noticeKey } from './domain/notice.js';
+import type { Urgency } from './domain/event-routing.js';
 import type { StripeEventLike } from './domain/stripe-shapes.js';
 import type { EventDigest } from './domain/event-digest.js';
 import type { ExpirySignal } from './domain/expiry-signals.js';
@@ -48,7 +53,7 @@ export type StripeEventJobData = ({ digest: EventDigest } | { event: StripeEvent
 
 export interface SyncCustomerJobData {
   customerId: string;
-  /** What asked for the refresh: an event type, 'backfill', 'update-card-return', … */
+  /** What asked for the refresh: an event type, 'resync', 'update-card-return', … */
   reason: string;
   eventId?: string;
   requestedAt: number;
@@ -103,7 +108,7 @@ export const PRIORITY = { accessChanging: 1, routine: 5 } as const;
 
 const DAY_MS = 86_400_000;
 
-export const STRIPE_EVENT_JOB_OPTIONS: JobsOptions = {
+const STRIPE_EVENT_JOB_OPTIONS: JobsOptions = {
   attempts: 10,
   backoff: { type: 'exponential', delay: 1000 },
   removeOnComplete: { age: 3600, count: 50_000 },
@@ -111,7 +116,7 @@ export const STRIPE_EVENT_JOB_OPTIONS: JobsOptions = {
   removeOnFail: { age: 30 * DAY_MS / 1000 },
 };
 
-export function syncJobOptions(customerId: string, priority: number, debounceMs: number): JobsOptions {
+function syncJobOptions(customerId: string, priority: number, debounceMs: number): JobsOptions {
   return {
     // One refresh waits per customer; while one runs, at most one more is kept to follow it.
     deduplication: { id: `sync-${customerId}`, keepLastIfActive: true },
@@ -125,7 +130,7 @@ export function syncJobOptions(customerId: string, priority: number, debounceMs:
 }
 
 /** Card-expiry jobs carry deterministic ids: scheduling a card twice never makes two jobs. */
-export function cardExpiryJobOptions(jobId: string, delayMs: number): JobsOptions {
+function cardExpiryJobOptions(jobId: string, delayMs: number): JobsOptions {
   return {
     jobId,
     delay: Math.max(0, delayMs),
@@ -145,9 +150,9 @@ export interface NoticeRetry {
 export const DEFAULT_NOTICE_RETRY: NoticeRetry = { attempts: 12, backoffMs: 30_000 };
 
 /** One job per notice key; the notice ledger's claim is what makes it one e-mail across job lifetimes. */
-export function noticeJobOptions(noticeKey: string, retry: NoticeRetry = DEFAULT_NOTICE_RETRY): JobsOptions {
+function noticeJobOptions(key: string, retry: NoticeRetry): JobsOptions {
   return {
-    jobId: `notice-${noticeKey}`,
+    jobId: `notice-${key}`,
     attempts: retry.attempts,
     backoff: { type: 'exponential', delay: retry.backoffMs },
     removeOnComplete: { age: DAY_MS / 1000, count: 50_000 },
@@ -194,10 +199,10 @@ export async function upsertExpirySweep(queue: Queues['cardExpiry'], cron: strin
 }
 
 /**
- * Operations (issue 5): the resync from Stripe and missed-event recovery. Each runs one job at a time; a
- * resync that stops is retried by BullMQ and resumes from its checkpoint.
+ * Operations: the resync from Stripe and missed-event recovery. Each runs one job at a time; a resync
+ * that stops is retried by BullMQ and resumes from its checkpoint.
  */
-export const OPS_QUEUE = { backfill: 'backfill', eventRecovery: 'event-recovery' } as const;
+export const OPS_QUEUE = { resync: 'resync', eventRecovery: 'event-recovery' } as const;
 export const OPS_JOB = { resync: 'resync', recoverEvents: 'recover-events' } as const;
 export const EVENT_RECOVERY_SCHEDULER_ID = OPS_JOB.recoverEvents;
 
@@ -212,12 +217,12 @@ export interface RecoverEventsJobData {
 }
 
 export interface OpsQueues {
-  backfill: Queue<ResyncJobData, unknown, typeof OPS_JOB.resync>;
+  resync: Queue<ResyncJobData, unknown, typeof OPS_JOB.resync>;
   eventRecovery: Queue<RecoverEventsJobData, unknown, typeof OPS_JOB.recoverEvents>;
   close(): Promise<void>;
 }
 
-export const RESYNC_JOB_OPTIONS: JobsOptions = {
+const RESYNC_JOB_OPTIONS: JobsOptions = {
   // At most one resync waits or runs; asking again while one does returns that one.
   deduplication: { id: OPS_JOB.resync },
   attempts: 6,
@@ -228,14 +233,14 @@ export const RESYNC_JOB_OPTIONS: JobsOptions = {
 
 export function createOpsQueues(connection: Redis, prefix: string): OpsQueues {
   const opts = { connection, prefix, skipWaitingForReady: true };
-  const backfill = new Queue<ResyncJobData, unknown, typeof OPS_JOB.resync>(OPS_QUEUE.backfill, opts);
+  const resync = new Queue<ResyncJobData, unknown, typeof OPS_JOB.resync>(OPS_QUEUE.resync, opts);
   const eventRecovery = new Queue<RecoverEventsJobData, unknown, typeof OPS_JOB.recoverEvents>(OPS_QUEUE.eventRecovery, opts);
-  for (const queue of [backfill, eventRecovery]) queue.on('error', () => {});
+  for (const queue of [resync, eventRecovery]) queue.on('error', () => {});
   return {
-    backfill,
+    resync,
     eventRecovery,
     async close() {
-      await Promise.allSettled([backfill.close(), eventRecovery.close()]);
+      await Promise.allSettled([resync.close(), eventRecovery.close()]);
     },
   };
 }
@@ -252,3 +257,112 @@ export async function upsertEventRecovery(queue: OpsQueues['eventRecovery'], eve
     },
   );
 }
+
+const OPERATOR_JOB_OPTIONS: JobsOptions = { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } };
+
+const EXPIRY_SIGNAL_JOB_OPTIONS: JobsOptions = {
+  attempts: 8,
+  backoff: { type: 'exponential', delay: 2000 },
+  removeOnComplete: { age: DAY_MS / 1000 },
+  removeOnFail: { age: 30 * DAY_MS / 1000 },
+};
+
+
+/** A card-expiry job as the scheduler plans it: deterministic id, when it should run. */
+export interface ScheduledJob {
+  name: CardExpiryJobName;
+  data: CardJobData | PastDueGraceEndJobData;
+  jobId: string;
+  /** ms */
+  runAt: number;
+}
+
+/** The one way work is added to the queues. */
+export interface Producers {
+  /** An accepted Stripe event, under its own id (a second add of one id while its job lives is a no-op). */
+  stripeEvent(data: StripeEventJobData & { digest: EventDigest }): Promise<void>;
+  /** A refresh of one customer from Stripe, coalesced per customer and debounced. */
+  refresh(customerId: string, reason: string, urgency: Urgency, eventId?: string): Promise<void>;
+  expirySignal(signal: ExpirySignal, eventId: string): Promise<void>;
+  /** Card-expiry jobs; existing ids are left as they are. Returns how many were handed to BullMQ. */
+  cardExpiryJobs(jobs: readonly ScheduledJob[]): Promise<number>;
+  notice(request: NoticeRequest): Promise<void>;
+  /** A resync (or the one already waiting or running). */
+  resync(requestedBy: string, fresh: boolean): Promise<Job>;
+  recoverEvents(requestedBy: string): Promise<Job>;
+}
+
+export function createProducers(deps: {
+  queues: Queues;
+  opsQueues: OpsQueues;
+  clock: Clock;
+  /** SYNC_DEBOUNCE_MS */
+  debounceMs: number;
+  noticeRetry?: NoticeRetry;
+}): Producers {
+  const { queues, opsQueues, clock } = deps;
+  return {
+    async stripeEvent(data) {
+      await queues.stripeEvents.add(JOB.stripeEvent, data, { ...STRIPE_EVENT_JOB_OPTIONS, jobId: data.digest.id });
+    },
+    async refresh(customerId, reason, urgency, eventId) {
+      const priority = urgency === 'access' ? PRIORITY.accessChanging : PRIORITY.routine;
+      await queues.customerSync.add(
+        JOB.syncCustomer,
+        { customerId, reason, ...(eventId === undefined ? {} : { eventId }), requestedAt: clock.now() },
+        syncJobOptions(customerId, priority, deps.debounceMs),
+      );
+    },
+    async expirySignal(signal, eventId) {
+      await queues.cardExpiry.add(JOB.expirySignal, { signal, eventId }, { ...EXPIRY_SIGNAL_JOB_OPTIONS, jobId: `signal-${eventId}` });
+    },
+    async cardExpiryJobs(jobs) {
+      if (jobs.length === 0) return 0;
+      const now = clock.now();
+      await queues.cardExpiry.addBulk(jobs.map((job) => ({ name: job.name, data: job.data, opts: cardExpiryJobOptions(job.jobId, job.runAt - now) })));
+      return jobs.length;
+    },
+    async notice(request) {
+      await queues.notices.add(JOB.sendNotice, request, noticeJobOptions(noticeKey(request), deps.noticeRetry ?? DEFAULT_NOTICE_RETRY));
+    },
+    resync(requestedBy, fresh) {
+      return opsQueues.resync.add(OPS_JOB.resync, { requestedBy, fresh }, RESYNC_JOB_OPTIONS);
+    },
+    recoverEvents(requestedBy) {
+      return opsQueues.eventRecovery.add(OPS_JOB.recoverEvents, { requestedBy }, OPERATOR_JOB_OPTIONS);
+    },
+  };
+}
+
+/**
+ * Worker locks: how fast a job held by a dead worker (kill -9, OOM, lost host) goes back to the others,
+ * through BullMQ's lock and stalled-job check, tuned per kind of job. A job is recovered at the first stalled check after its
+ * lock lapses, so the worst case is lockDuration + stalledInterval after the worker's last renewal.
+ */
+
+export type StallDetection = Required<Pick<WorkerOptions, 'lockDuration' | 'stalledInterval' | 'maxStalledCount'>>;
+
+/**
+ * Refreshes, events, card expiry, notices, missed-event recovery: picked up again within 15 s (BullMQ's
+ * defaults take up to 60 s).
+ *
+ * The lock does not have to outlast a job: BullMQ renews every active job's lock from a timer, every
+ * lockDuration/4 to lockDuration/2, however long the processor takes. The longest job here is a refresh:
+ * two Stripe reads with a 10 s SDK timeout each, plus at most 5 s each waiting for the request budget, and
+ * the timer renews all along. What the lock must outlast is a renewal running late: a blocked event loop
+ * (GC, a large JSON parse) or a slow Redis (an AOF fsync stall). 10 s leaves a renewal 5 s to be late
+ * before a healthy job is taken for stalled; a check every 5 s is one small script per queue.
+ *
+ * A stalled job runs again, and every one of these is safe to run twice (a re-read through the guarded
+ * writer, a notice claimed in its ledger, a ledger-checked enqueue), while failing one loses a refresh until
+ * the next event: so a job may stall 3 times (a crash and two Redis stops) before it fails, still few enough
+ * to stop a job that kills its worker each time.
+ */
+export const JOB_STALL_DETECTION: StallDetection = { lockDuration: 10_000, stalledInterval: 5_000, maxStalledCount: 3 };
+
+/**
+ * The resync: picked up again within 90 s. It runs for hours and resumes from its checkpoint, so a minute
+ * more after a crash costs nothing; a false stall, though, would start a second run beside the first, both
+ * moving one checkpoint. Its lock tolerates a renewal 30 s late.
+ */
+export const RESYNC_STALL_DETECTION: StallDetection = { lockDuration: 60_000, stalledInterval: 30_000, maxStalledCount: 3 };

@@ -4,46 +4,17 @@
  * resumes from its last page unless `--fresh` is given. Ctrl-C stops between pages, checkpoint saved.
  */
 import cliProgress from 'cli-progress';
+import { loadConfigOrExit } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
-import { createQueues } from '../src/queues.js';
-import { createWorkerConnection, waitUntilReady } from '../src/store/redis-connections.js';
-import { createSubscriberStore } from '../src/store/subscriber-store.js';
-import { createEventLedger } from '../src/store/event-ledger.js';
-import { expiryComponentsFrom, loadConfigOrExit, operationsFrom, stripeClientFrom, updateCardLinksFrom } from '../src/wiring.js';
-import { BackfillStoppedError, ResyncBusyError } from '../src/backfill/backfill-runner.js';
+import { ResyncStoppedError, ResyncBusyError } from '../src/operations/resync-runner.js';
 import { systemClock } from '../src/runtime.js';
+import { openResync } from '../src/composition.js';
 
 const config = loadConfigOrExit();
 
 // The progress line owns the terminal: only warnings and worse are logged while it runs.
 const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
-const clock = systemClock;
-const connection = createWorkerConnection(config.redisUrl, 'subgate-resync');
-connection.on('error', (err) => logger.warn({ reason: err.message }, 'redis connection error'));
-await waitUntilReady(connection, 10_000);
-const prefix = config.redisKeyPrefix;
-const queues = createQueues(connection, prefix);
-const store = createSubscriberStore({ redis: connection, prefix });
-const stripeClient = stripeClientFrom(config, connection);
-const expiry = expiryComponentsFrom(config, {
-  redis: connection,
-  queues,
-  store,
-  stripeClient,
-  links: updateCardLinksFrom(config, clock),
-  clock,
-  logger,
-});
-const operations = operationsFrom(config, {
-  redis: connection,
-  stripe: stripeClient,
-  store,
-  ledger: createEventLedger({ redis: connection, prefix }),
-  queues,
-  clock,
-  logger,
-  afterWrite: expiry.afterWrite,
-});
+const resync = await openResync(config, logger, systemClock);
 
 const controller = new AbortController();
 process.once('SIGINT', () => controller.abort());
@@ -56,7 +27,7 @@ bar.start(0, 0, { phase: 'starting', subscriptions: 0, written: 0, stale: 0, rat
 
 let code = 0;
 try {
-  const summary = await operations.runBackfill({
+  const summary = await resync.runResync({
     fresh: process.argv.includes('--fresh'),
     signal: controller.signal,
     onProgress(cp) {
@@ -87,11 +58,10 @@ try {
 } catch (err) {
   bar.stop();
   code = 1;
-  if (err instanceof BackfillStoppedError) console.error(`${err.message}. Run \`npm run resync\` again to resume.`);
+  if (err instanceof ResyncStoppedError) console.error(`${err.message}. Run \`npm run resync\` again to resume.`);
   else if (err instanceof ResyncBusyError) console.error('Another resync is running (a worker or another `npm run resync`); run this again once it is done.');
   else console.error(`resync failed: ${(err as Error).message}. Run \`npm run resync\` again to resume from the last page.`);
 } finally {
-  await queues.close();
-  await connection.quit().catch(() => undefined);
+  await resync.close();
 }
 process.exit(code);

@@ -22,11 +22,13 @@
  */
 import { Worker } from 'bullmq';
 import { createSilentLogger } from '../../src/logger.js';
-import { JOB, QUEUE, createQueues, type CardExpiryJobData, type CardExpiryJobName } from '../../src/queues.js';
-import { createSubscriberStore, subscriberKeys } from '../../src/store/subscriber-store.js';
+import { JOB, QUEUE, type CardExpiryJobData, type CardExpiryJobName } from '../../src/queues.js';
+import { subscriberKeys } from '../../src/store/subscriber-store.js';
 import { createWorkerConnection, waitUntilReady } from '../../src/store/redis-connections.js';
-import { createExpiryComponents } from '../../src/expiry/expiry-components.js';
-import { createCardExpiryProcessor } from '../../workers/card-expiry.processor.js';
+import { buildServices } from '../../src/composition.js';
+import { systemClock } from '../../src/runtime.js';
+import { createCardExpiryProcessor } from '../../workers/processors/card-expiry.processor.js';
+import { benchConfig } from './bench-config.js';
 import type { StripeBilling } from '../../src/adapters/stripe-billing.js';
 import type { CustomerProjection } from '../../src/domain/projection.js';
 import type { SweepResult } from '../../src/expiry/expiry-sweep.js';
@@ -148,25 +150,16 @@ export async function measureExpirySweep(s: SweepSettings): Promise<SweepFigures
   await connection.flushdb();
   const logger = createSilentLogger();
   const clock = { now: () => SWEEP_NOW };
-  const queues = createQueues(connection, PREFIX);
-  const store = createSubscriberStore({ redis: connection, prefix: PREFIX });
-  const expiry = createExpiryComponents({
-    redis: connection,
-    prefix: PREFIX,
-    queues,
-    store,
-    billing,
-    clock,
-    logger,
-    policy: { cardExpiredGraceDays: 0, pastDueGraceDays: 7 },
-    noticeDays: [30, 7],
-    debounceMs: 500,
-    links: null,
-    publisherName: 'Bench',
-    supportEmail: 'help@bench.test',
-    newCardRecovery: false,
-    streamMaxLength: 100_000,
+  const config = benchConfig({
+    REDIS_URL: s.redisUrl,
+    REDIS_KEY_PREFIX: PREFIX,
+    STRIPE_API_RATE_LIMIT: '10000',
+    NEW_CARD_RECOVERY: 'false',
+    PUBLISHER_NAME: 'Bench',
+    SUPPORT_EMAIL: 'help@bench.test',
   });
+  const expiry = buildServices(config, { redis: connection, clock, logger, billing });
+  const { queues, store } = expiry;
   let worker: Worker<CardExpiryJobData, unknown, CardExpiryJobName> | null = null;
   try {
     log(`seeding ${s.subscribers.toLocaleString('en-US')} subscribers (${population.expired.toLocaleString('en-US')} expired cards)`);
@@ -188,7 +181,7 @@ export async function measureExpirySweep(s: SweepSettings): Promise<SweepFigures
     const allFlagged = new Promise<void>((resolve) => (resolveAll = resolve));
     worker = new Worker<CardExpiryJobData, unknown, CardExpiryJobName>(
       QUEUE.cardExpiry,
-      createCardExpiryProcessor({ service: expiry.service, sweep: expiry.sweep }),
+      createCardExpiryProcessor({ service: expiry.cardExpiry, sweep: expiry.sweep, queueClock: systemClock }),
       { connection, prefix: PREFIX, concurrency: s.concurrency },
     );
     worker.on('completed', (job, result) => {

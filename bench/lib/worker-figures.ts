@@ -4,7 +4,8 @@
  * (bench/servers/subgate-workers.ts); the Stripe double, pre-loaded with every customer, runs here.
  */
 import type { Redis } from 'ioredis';
-import { JOB, STRIPE_EVENT_JOB_OPTIONS, createQueues } from '../../src/queues.js';
+import { createOpsQueues, createProducers, createQueues } from '../../src/queues.js';
+import { systemClock } from '../../src/runtime.js';
 import type { StripeEventLike } from '../../src/domain/stripe-shapes.js';
 import { digestEvent } from '../../src/domain/event-digest.js';
 import { startStripeDouble } from '../../test/support/stripe-double.js';
@@ -55,6 +56,8 @@ interface DrainReply extends Record<string, unknown> {
 export async function measureWorkers(s: WorkerSettings): Promise<WorkerFigures> {
   const stripe = await startStripeDouble();
   const queues = createQueues(s.redis, s.prefix);
+  const opsQueues = createOpsQueues(s.redis, s.prefix);
+  const producers = createProducers({ queues, opsQueues, clock: systemClock, debounceMs: 0 });
   try {
     for (const c of s.customers) {
       stripe.putCustomer(c.customer);
@@ -66,7 +69,7 @@ export async function measureWorkers(s: WorkerSettings): Promise<WorkerFigures> 
       for (let i = 0; i < events.length; i += 500) {
         await Promise.all(
           events.slice(i, i + 500).map((event) =>
-            queues.stripeEvents.add(JOB.stripeEvent, { digest: digestEvent(event), receivedAt: Date.now() }, { ...STRIPE_EVENT_JOB_OPTIONS, jobId: event.id }),
+            producers.stripeEvent({ digest: digestEvent(event), receivedAt: Date.now() }),
           ),
         );
       }
@@ -114,7 +117,7 @@ export async function measureWorkers(s: WorkerSettings): Promise<WorkerFigures> 
       await workers.stop();
     }
   } finally {
-    await queues.close();
+    await Promise.all([queues.close(), opsQueues.close()]);
     await stripe.close();
   }
 }

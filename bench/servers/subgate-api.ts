@@ -1,19 +1,16 @@
 /**
- * The real subgate API as src/main.ts wires it (buildApp, fail-fast Redis connection, real stores and
- * queues, the change feed's reader with its blocking and catch-up connections, pino at info), but with
- * settings from the bench's environment instead of loadConfig(). BENCH_FEED_OPTIONS (JSON) is spread into
- * the feed's options, so bench/feed-replay.ts can build this same file against an older tree whose route
- * knows fewer of them (it ignores the rest).
+ * The real subgate API as the API process builds it (src/composition.ts: the services, the app, the change
+ * feed's reader with its blocking and catch-up connections, pino at info), with its Config read from the
+ * bench's environment. BENCH_FEED_OPTIONS (JSON) is spread into the feed's options (bench/feed-replay.ts
+ * sets the replay limits through it).
  */
 import { createServer } from 'node:http';
-import { buildApp } from '../../src/app.js';
 import { createLogger } from '../../src/logger.js';
-import { createQueues } from '../../src/queues.js';
 import { systemClock } from '../../src/runtime.js';
 import { createFailFastConnection, createWorkerConnection, waitUntilReady } from '../../src/store/redis-connections.js';
 import { createEntitlementChangeReader } from '../../src/store/entitlement-change-reader.js';
-import { createSubscriberStore } from '../../src/store/subscriber-store.js';
-import { createEventLedger } from '../../src/store/event-ledger.js';
+import { buildApi, buildServices } from '../../src/composition.js';
+import { benchConfig } from '../lib/bench-config.js';
 import { requireEnv, serve } from '../lib/child.js';
 
 const prefix = requireEnv('BENCH_PREFIX');
@@ -23,7 +20,13 @@ const redis = createFailFastConnection(url);
 const catchUpRedis = createFailFastConnection(url, 'subgate-events-catch-up');
 for (const connection of [redis, catchUpRedis]) connection.on('error', (err) => logger.warn({ reason: err.message }, 'api redis connection error'));
 await Promise.all([waitUntilReady(redis), waitUntilReady(catchUpRedis)]);
-const queues = createQueues(redis, prefix);
+const config = benchConfig({
+  REDIS_URL: url,
+  REDIS_KEY_PREFIX: prefix,
+  STRIPE_WEBHOOK_SECRET: requireEnv('BENCH_WEBHOOK_SECRET'),
+  ENTITLEMENT_API_TOKENS: requireEnv('BENCH_TOKEN'),
+});
+const services = buildServices(config, { redis, clock: systemClock, logger });
 // Its blocking connection opens on the first feed client only.
 const reader = createEntitlementChangeReader({
   redis,
@@ -37,23 +40,15 @@ const reader = createEntitlementChangeReader({
 });
 const feedOptions = JSON.parse(process.env.BENCH_FEED_OPTIONS ?? '{}') as Record<string, number>;
 
-const app = buildApp({
-  store: createSubscriberStore({ redis, prefix }),
-  ledger: createEventLedger({ redis, prefix }),
-  queues,
-  clock: systemClock,
-  logger,
+const app = buildApi(services, {
   ping: async () => {
     await redis.ping();
   },
-  webhookSecrets: [requireEnv('BENCH_WEBHOOK_SECRET')],
-  entitlementTokens: [requireEnv('BENCH_TOKEN')],
-  policy: { cardExpiredGraceDays: 0, pastDueGraceDays: 7 },
-  entitlementEvents: { reader, ...feedOptions },
+  overrides: { entitlementEvents: { reader, ...config.feed, ...feedOptions } },
 });
 
 await serve(createServer(app), {}, async () => {
   await reader.close();
-  await queues.close();
+  await services.close();
   await Promise.allSettled([redis.quit(), catchUpRedis.quit()]);
 });

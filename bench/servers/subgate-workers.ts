@@ -1,38 +1,36 @@
 /**
- * The real worker set (createWorkerSet, as workers/main.ts wires it) against the bench Redis and the
- * Stripe double the orchestrator hosts. It is built on 'start', so the orchestrator can enqueue a
+ * The real workers (src/composition.ts, as the worker process builds them: refreshes with the hook after
+ * a write, card expiry, notices to the log transport) against the bench Redis and the Stripe double the
+ * orchestrator hosts. It is built on 'start', so the orchestrator can enqueue a
  * backlog first; 'drain' waits until every expected event is done and both queues are empty.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger } from '../../src/logger.js';
-import { createQueues } from '../../src/queues.js';
 import { systemClock } from '../../src/runtime.js';
 import { createWorkerConnection, waitUntilReady } from '../../src/store/redis-connections.js';
-import { createSubscriberStore } from '../../src/store/subscriber-store.js';
-import { createEventLedger } from '../../src/store/event-ledger.js';
-import { createStripeClient, createStripeGateway } from '../../src/adapters/stripe-gateway.js';
-import { createStripeRequestBudget } from '../../src/store/stripe-request-budget.js';
-import { createCustomerSync } from '../../src/sync/customer-sync.js';
-import { createWorkerSet, type WorkerSet } from '../../workers/worker-set.js';
+import { createMailer } from '../../src/adapters/mailer.js';
+import { buildServices, buildWorkers, type Workers } from '../../src/composition.js';
+import { benchConfig } from '../lib/bench-config.js';
 import { answerOrchestrator, memory, ready, requireEnv } from '../lib/child.js';
 
 const prefix = requireEnv('BENCH_PREFIX');
 const logger = createLogger('warn');
-const connection = createWorkerConnection(requireEnv('BENCH_REDIS_URL'));
+const redisUrl = requireEnv('BENCH_REDIS_URL');
+const connection = createWorkerConnection(redisUrl);
 connection.on('error', () => {});
 await waitUntilReady(connection);
-const queues = createQueues(connection, prefix);
-const store = createSubscriberStore({ redis: connection, prefix });
-const ledger = createEventLedger({ redis: connection, prefix });
 const apiBase = requireEnv('STRIPE_API_BASE');
+const mailer = createMailer({ smtpUrl: undefined, from: 'Bench <bench@bench.test>', logger });
 
 const done = { events: 0, eventsFailed: 0, syncs: 0, syncsFailed: 0 };
-let workers: WorkerSet | null = null;
+let workers: Workers | null = null;
+let services: ReturnType<typeof buildServices> | null = null;
 let startedAt = 0;
 
 const BUSY = ['waiting', 'delayed', 'prioritized', 'active', 'waiting-children'] as const;
 async function idle(): Promise<boolean> {
-  const [events, syncs] = await Promise.all([queues.stripeEvents.getJobCounts(...BUSY), queues.customerSync.getJobCounts(...BUSY)]);
+  if (!services) return false;
+  const [events, syncs] = await Promise.all([services.queues.stripeEvents.getJobCounts(...BUSY), services.queues.customerSync.getJobCounts(...BUSY)]);
   return Object.values(events).every((n) => n === 0) && Object.values(syncs).every((n) => n === 0);
 }
 
@@ -40,24 +38,20 @@ answerOrchestrator(
   {
     start(message) {
       startedAt = performance.now();
-      const budget = createStripeRequestBudget({ redis: connection, prefix, requestsPerSecond: Number(message.stripeRequestsPerSecond) });
-      const stripe = createStripeGateway(createStripeClient({ secretKey: 'sk_test_bench', apiBase, budget }));
-      const syncCustomer = createCustomerSync({ stripe, store, clock: systemClock, userIdMetadataKey: 'user_id', logger });
-      workers = createWorkerSet({
-        connection,
-        prefix,
-        queues,
-        ledger,
-        syncCustomer,
-        clock: systemClock,
-        logger,
-        debounceMs: Number(message.debounceMs),
-        concurrency: Number(message.concurrency),
+      const config = benchConfig({
+        REDIS_URL: redisUrl,
+        REDIS_KEY_PREFIX: prefix,
+        STRIPE_API_BASE: apiBase,
+        STRIPE_API_RATE_LIMIT: String(message.stripeRequestsPerSecond),
+        SYNC_DEBOUNCE_MS: String(message.debounceMs),
+        WORKER_CONCURRENCY: String(message.concurrency),
       });
-      workers.eventWorker.on('completed', () => done.events++);
-      workers.eventWorker.on('failed', () => done.eventsFailed++);
-      workers.syncWorker.on('completed', () => done.syncs++);
-      workers.syncWorker.on('failed', () => done.syncsFailed++);
+      services = buildServices(config, { redis: connection, clock: systemClock, logger, mailer });
+      workers = buildWorkers(services);
+      workers.workers.eventWorker.on('completed', () => done.events++);
+      workers.workers.eventWorker.on('failed', () => done.eventsFailed++);
+      workers.workers.syncWorker.on('completed', () => done.syncs++);
+      workers.workers.syncWorker.on('failed', () => done.syncsFailed++);
       return {};
     },
     async drain(message) {
@@ -73,7 +67,8 @@ answerOrchestrator(
   },
   async () => {
     await workers?.close();
-    await queues.close();
+    await services?.close();
+    mailer.close();
     await connection.quit();
   },
 );

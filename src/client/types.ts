@@ -3,8 +3,9 @@
  * answer came from. The server types its responses by this promise; the status list is the domain's own.
  */
 
-// One definition of the statuses, the policy's; type-only, so the client still ships no server code.
+// One definition of the statuses and of a change, the domain's; type-only, so the client ships no server code.
 import type { EntitlementStatus } from '../domain/projection.js';
+import type { EntitlementChange } from '../domain/entitlement-change.js';
 
 export type { EntitlementStatus };
 
@@ -53,15 +54,8 @@ export type EntitlementCheck = EntitlementAnswer | UnavailableAnswer;
 
 export type Lookup = { user: string; customer?: never } | { customer: string; user?: never };
 
-/** One change from GET /v1/entitlements/events (`event: change`). */
-export interface EntitlementChangeEvent {
-  customer: string;
-  user: string | null;
-  previous: { entitled: boolean; status: EntitlementStatus; reason: string; card: string | null } | null;
-  next: { entitled: boolean; status: EntitlementStatus; reason: string; card: string | null };
-  version: number;
-  at: string;
-}
+/** One change from GET /v1/entitlements/events (`event: change`): the stream's own entry shape. */
+export type EntitlementChangeEvent = EntitlementChange;
 
 /** A misuse the client will not paper over: a bad token (401), a malformed id (400). */
 export class EntitlementClientError extends Error {

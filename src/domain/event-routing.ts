@@ -3,6 +3,7 @@
  * customer's refresh should run. An event is only a signal that a customer changed: the refresh re-reads
  * Stripe, so nothing here trusts the payload beyond finding the customer id.
  */
+import type Stripe from 'stripe';
 import type { StripeEventLike } from './stripe-shapes.js';
 import { customerIdOf } from './stripe-ids.js';
 
@@ -57,7 +58,7 @@ export const EVENT_ROUTES = {
   'setup_intent.succeeded': route('access', objectCustomer),
   'checkout.session.completed': route('routine', objectCustomer),
   'charge.failed': route('access', objectCustomer),
-} as const satisfies Record<string, EventRoute>;
+} as const satisfies Partial<Record<Stripe.Event.Type, EventRoute>>;
 
 export type HandledEventType = keyof typeof EVENT_ROUTES;
 

@@ -193,3 +193,35 @@ export function cardsProvenByPayment(
     return expiry !== null && expiry <= paidAt;
   });
 }
+
+/** What a decline says of the declined card: its id and expiry, where the payload or the charge carried them. */
+export interface DeclinedCard {
+  cardId: string | null;
+  exp_month: number | null;
+  exp_year: number | null;
+}
+
+/**
+ * The card an issuer's `expired_card` decline is about, to flag: the declined card as the projection knows
+ * it, at the expiry the decline reports (the issuer's word wins over a stale stored date); the first
+ * subscription's card when the decline names none; a card the projection does not know yet, from the
+ * decline alone, when it names an id and a readable expiry; else null (nothing safe to flag).
+ */
+export function cardForDecline(projection: CustomerProjection, decline: DeclinedCard): CardSnapshot | null {
+  const known = [projection.default_card, ...projection.subscriptions.map((s) => s.card)].filter((c): c is CardSnapshot => c !== null);
+  const base = decline.cardId === null ? (projection.subscriptions[0]?.card ?? projection.default_card) : known.find((c) => c.id === decline.cardId);
+  if (base) return { ...base, exp_month: decline.exp_month ?? base.exp_month, exp_year: decline.exp_year ?? base.exp_year };
+  const { cardId, exp_month, exp_year } = decline;
+  if (cardId === null || exp_month === null || exp_year === null || tryCardExpiresAt(exp_month, exp_year) === null) return null;
+  return { id: cardId, brand: 'unknown', last4: '', exp_month, exp_year };
+}
+
+/**
+ * The card a "payment did not go through" notice names: the declined card when a subscription bills it,
+ * else the card of a past_due subscription, else the customer's default; null when none is known.
+ */
+export function cardForPaymentFailure(projection: CustomerProjection | null, declinedCardId: string | null): CardSnapshot | null {
+  if (projection === null) return null;
+  const declined = declinedCardId === null ? null : projection.subscriptions.find((s) => s.card?.id === declinedCardId)?.card;
+  return declined ?? projection.subscriptions.find((s) => s.status === 'past_due')?.card ?? projection.default_card ?? null;
+}

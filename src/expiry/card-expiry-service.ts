@@ -8,16 +8,14 @@
 import type { Logger } from '../logger.js';
 import type { CardSnapshot, Clock, FlagSource } from '../domain/projection.js';
 import { cardFromPaymentSource } from '../domain/stripe-projection.js';
-import { cardsProvenByPayment, decideExpire, decideNoticeWindow } from '../domain/expiry-plan.js';
+import { cardForDecline, cardForPaymentFailure, cardsProvenByPayment, decideExpire, decideNoticeWindow } from '../domain/expiry-plan.js';
 import { tryCardExpiresAt } from '../domain/card-expiry.js';
 import { chargeDeclineCode, type ExpirySignal } from '../domain/expiry-signals.js';
 import type { SubscriberStore } from '../store/subscriber-store.js';
 import { isStripeMissing } from '../adapters/stripe-gateway.js';
 import type { StripeBilling } from '../adapters/stripe-billing.js';
-import type { NoticeOutbox } from '../notices/notice-outbox.js';
 import type { EntitlementWatch } from '../sync/entitlement-watch.js';
-import type { RequestSync } from '../sync/sync-requests.js';
-import type { CardJobData } from '../queues.js';
+import type { CardJobData, Producers } from '../queues.js';
 import type { ExpiryScheduler } from './expiry-scheduler.js';
 
 export interface CardExpiryServiceDeps {
@@ -25,8 +23,7 @@ export interface CardExpiryServiceDeps {
   billing: Pick<StripeBilling, 'fetchCard' | 'fetchCharge'>;
   scheduler: ExpiryScheduler;
   watch: EntitlementWatch;
-  notices: NoticeOutbox;
-  requestSync: RequestSync;
+  producers: Pick<Producers, 'notice' | 'refresh'>;
   clock: Clock;
   noticeDays: readonly number[];
   logger: Logger;
@@ -64,7 +61,7 @@ export function createCardExpiryService(deps: CardExpiryServiceDeps): CardExpiry
     if (result !== 'raised') return { outcome: result };
     log.info({ customerId, cardId: card.id, source }, 'card flagged expired');
     await deps.watch.refresh(customerId);
-    await deps.notices.enqueue({ kind: 'card_expired', customerId, card, window: '', requestedAt: deps.clock.now() });
+    await deps.producers.notice({ kind: 'card_expired', customerId, card, window: '', requestedAt: deps.clock.now() });
     return { outcome: 'flagged', source };
   }
 
@@ -83,12 +80,12 @@ export function createCardExpiryService(deps: CardExpiryServiceDeps): CardExpiry
       if (!isStripeMissing(err)) throw err;
     }
     if (fresh === null) {
-      await deps.requestSync(data.customerId, 'card-gone-at-expiry');
+      await deps.producers.refresh(data.customerId, 'card-gone-at-expiry', 'access');
       return { outcome: 'card_gone' };
     }
     if (fresh.exp_month !== data.exp_month || fresh.exp_year !== data.exp_year) {
       // The updater gave it a new expiry: the refresh brings it in and plans the new expiry's jobs.
-      await deps.requestSync(data.customerId, 'card-updated-at-expiry');
+      await deps.producers.refresh(data.customerId, 'card-updated-at-expiry', 'access');
       return { outcome: 'card_updated' };
     }
     return flag(data.customerId, decision.card, deps.clock.now(), source);
@@ -103,13 +100,7 @@ export function createCardExpiryService(deps: CardExpiryServiceDeps): CardExpiry
   ): Promise<ExpiryJobResult> {
     const projection = await deps.store.read(customerId);
     if (projection === null) throw new NotProjectedYetError(customerId);
-    const known = [projection.default_card, ...projection.subscriptions.map((s) => s.card)].filter((c) => c !== null);
-    const base = cardId === null ? (projection.subscriptions[0]?.card ?? projection.default_card) : known.find((c) => c.id === cardId);
-    const card: CardSnapshot | null = base
-      ? { ...base, exp_month: exp.exp_month ?? base.exp_month, exp_year: exp.exp_year ?? base.exp_year }
-      : cardId !== null && exp.exp_month !== null && exp.exp_year !== null && tryCardExpiresAt(exp.exp_month, exp.exp_year) !== null
-        ? { id: cardId, brand: 'unknown', last4: '', exp_month: exp.exp_month, exp_year: exp.exp_year }
-        : null;
+    const card = cardForDecline(projection, { cardId, ...exp });
     if (card === null) return { outcome: 'card_unknown' };
     return flag(customerId, card, at, 'decline');
   }
@@ -127,14 +118,9 @@ export function createCardExpiryService(deps: CardExpiryServiceDeps): CardExpiry
       const chargeCard = charge ? cardOfCharge(charge) : { cardId: null, exp_month: null, exp_year: null };
       if (code === 'expired_card') return flagDeclined(signal.customerId, chargeCard.cardId, chargeCard, signal.at);
 
-      const projection = await deps.store.read(signal.customerId);
-      const card =
-        (chargeCard.cardId && projection?.subscriptions.find((s) => s.card?.id === chargeCard.cardId)?.card) ||
-        projection?.subscriptions.find((s) => s.status === 'past_due')?.card ||
-        projection?.default_card ||
-        null;
+      const card = cardForPaymentFailure(await deps.store.read(signal.customerId), chargeCard.cardId);
       if (card === null) return { outcome: 'card_unknown' };
-      await deps.notices.enqueue({
+      await deps.producers.notice({
         kind: 'payment_failed',
         customerId: signal.customerId,
         card,
@@ -181,7 +167,7 @@ export function createCardExpiryService(deps: CardExpiryServiceDeps): CardExpiry
       if (decision.action === 'skip') return { outcome: decision.reason };
       if (decision.action === 'wait') return { outcome: 'early', retryInMs: decision.until - now };
       const { expiresAt: _expiresAt, ...card } = decision.card;
-      await deps.notices.enqueue({ kind: 'card_expiring', customerId: data.customerId, card, window: `${data.windowDays}d`, requestedAt: deps.clock.now() });
+      await deps.producers.notice({ kind: 'card_expiring', customerId: data.customerId, card, window: `${data.windowDays}d`, requestedAt: deps.clock.now() });
       return { outcome: 'notice_queued', windowDays: data.windowDays };
     },
     runExpiryCheck,

@@ -8,7 +8,7 @@ import type { Clock, CustomerProjection } from '../domain/projection.js';
 import { billedCards, planExpiryJobs, planPastDueGraceEnds, type BilledCard, type PlannedExpiryJob } from '../domain/expiry-plan.js';
 import { isFlagged, isHonoured } from '../domain/card-marks.js';
 import { DAY_MS } from '../domain/card-expiry.js';
-import { JOB, cardExpiryJobOptions, type CardExpiryJobName, type CardJobData, type PastDueGraceEndJobData, type Queues } from '../queues.js';
+import { JOB, type CardExpiryJobName, type Producers, type ScheduledJob } from '../queues.js';
 
 export interface ExpiryScheduler {
   /** Plans every card billing this customer; returns how many jobs were handed to BullMQ. */
@@ -21,15 +21,8 @@ export interface ExpiryScheduler {
   readonly horizonMs: number;
 }
 
-export interface ScheduledJob {
-  name: CardExpiryJobName;
-  data: CardJobData | PastDueGraceEndJobData;
-  jobId: string;
-  runAt: number;
-}
-
 export interface ExpirySchedulerDeps {
-  queue: Queues['cardExpiry'];
+  producers: Pick<Producers, 'cardExpiryJobs'>;
   clock: Clock;
   noticeDays: readonly number[];
   graceDays: number;
@@ -59,14 +52,7 @@ export function createExpiryScheduler(deps: ExpirySchedulerDeps): ExpirySchedule
       }));
   }
 
-  async function add(jobs: readonly ScheduledJob[]): Promise<number> {
-    if (jobs.length === 0) return 0;
-    const now = deps.clock.now();
-    await deps.queue.addBulk(
-      jobs.map((job) => ({ name: job.name, data: job.data, opts: cardExpiryJobOptions(job.jobId, job.runAt - now) })),
-    );
-    return jobs.length;
-  }
+  const add = (jobs: readonly ScheduledJob[]) => deps.producers.cardExpiryJobs(jobs);
 
   function planFor(projection: CustomerProjection, via: 'schedule' | 'sweep' = 'schedule'): ScheduledJob[] {
     const now = deps.clock.now();

@@ -16,7 +16,7 @@ import { decideEntitlement } from '../domain/entitlement-policy.js';
 import { isCustomerId } from '../domain/stripe-ids.js';
 import { maskEmail } from '../domain/mask-email.js';
 import type { SubscriberStore } from '../store/subscriber-store.js';
-import { OPS_JOB, RESYNC_JOB_OPTIONS, type OpsQueues, type Queues } from '../queues.js';
+import type { OpsQueues, Producers, Queues } from '../queues.js';
 import { createTokenCheck } from './bearer-auth.js';
 import { AuthError, InvalidPathError, NotFoundError, ValidationError } from './errors.js';
 import { BULL_BOARD_HEADERS, withHeaders } from './security-headers.js';
@@ -27,7 +27,8 @@ export interface AdminRouteDeps {
   store: SubscriberStore;
   clock: Clock;
   policy: PolicySettings;
-  opsQueues: Pick<OpsQueues, 'backfill' | 'eventRecovery'>;
+  opsQueues: Pick<OpsQueues, 'resync' | 'eventRecovery'>;
+  producers: Pick<Producers, 'resync' | 'recoverEvents'>;
   /** The queues whose jobs the customer view lists; any left out are skipped. */
   queues?: Partial<Pick<Queues, 'customerSync' | 'cardExpiry' | 'notices' | 'stripeEvents'>>;
 }
@@ -56,7 +57,7 @@ export function createAdminRouter(deps: AdminRouteDeps): Router {
   const board = new ExpressAdapter();
   board.setBasePath('/admin/queues');
   const q = deps.queues ?? {};
-  const boardQueues = [deps.opsQueues.backfill, deps.opsQueues.eventRecovery, q.stripeEvents, q.customerSync, q.cardExpiry, q.notices].filter(
+  const boardQueues = [deps.opsQueues.resync, deps.opsQueues.eventRecovery, q.stripeEvents, q.customerSync, q.cardExpiry, q.notices].filter(
     (queue): queue is NonNullable<typeof queue> => queue !== undefined,
   ) as unknown as Queue[];
   createBullBoard({ queues: boardQueues.map((queue) => new BullMQAdapter(queue)), serverAdapter: board });
@@ -91,18 +92,18 @@ export function createAdminRouter(deps: AdminRouteDeps): Router {
 
   router.post('/admin/resync', express.json({ limit: '1kb' }), async (req, res) => {
     const fresh = (req.body as { fresh?: unknown } | undefined)?.fresh === true;
-    const job = await deps.opsQueues.backfill.add(OPS_JOB.resync, { requestedBy: 'admin', fresh }, RESYNC_JOB_OPTIONS);
+    const job = await deps.producers.resync('admin', fresh);
     res.status(202).json(await describeJob(job));
   });
 
   router.get('/admin/resync/:jobId', async (req, res) => {
-    const job = await deps.opsQueues.backfill.getJob(String(req.params.jobId));
+    const job = await deps.opsQueues.resync.getJob(String(req.params.jobId));
     if (!job) throw new NotFoundError('No such resync job.');
     res.json(await describeJob(job));
   });
 
   router.post('/admin/recover-events', async (_req, res) => {
-    const job = await deps.opsQueues.eventRecovery.add(OPS_JOB.recoverEvents, { requestedBy: 'admin' }, { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } });
+    const job = await deps.producers.recoverEvents('admin');
     res.status(202).json(await describeJob(job));
   });
 

@@ -9,7 +9,7 @@
 import { Router, type Response } from 'express';
 import type { Logger } from '../logger.js';
 import type { UpdateCardLinks } from '../billing/update-card-links.js';
-import type { RestoreAccess } from '../billing/restore-access.js';
+import type { RestoreAccess } from '../flows/restore-access.js';
 import type { OpenPortalSession } from '../billing/portal-sessions.js';
 import { PAGE_HEADERS, cardUpdatedPage, linkProblemPage, tooManyAttemptsPage, unavailablePage, type Page } from './billing-pages.js';
 

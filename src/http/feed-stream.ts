@@ -13,14 +13,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../logger.js';
 import type { FeedEvent } from '../metrics/metrics.js';
 import { UnavailableError } from './errors.js';
-import {
-  compareStreamIds,
-  hasGap,
-  isStreamId,
-  type ChangeEntry,
-  type EntitlementChangeReader,
-  type StreamPosition,
-} from '../store/entitlement-change-reader.js';
+import { compareStreamIds, hasGap, isStreamId, type ChangeEntry, type StreamPosition } from '../domain/entitlement-change.js';
+import type { EntitlementChangeReader } from '../store/entitlement-change-reader.js';
 
 export interface FeedStreamSettings {
   heartbeatMs: number;

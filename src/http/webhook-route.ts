@@ -8,9 +8,7 @@
 import express, { Router, type RequestHandler } from 'express';
 import type { Logger } from '../logger.js';
 import type { Clock } from '../domain/projection.js';
-import type { EventLedger } from '../store/event-ledger.js';
-import type { Queues } from '../queues.js';
-import { createEventAcceptor } from '../sync/accept-event.js';
+import type { AcceptEvent } from '../sync/accept-event.js';
 import { requireSignatureHeader, verifyStripeWebhook } from './webhook-signature.js';
 import { UnavailableError, UnsupportedEncodingError, isStorageUnavailable } from './errors.js';
 
@@ -26,8 +24,8 @@ export const WEBHOOK_REDIS_DEADLINE_MS = 1000;
 
 export interface WebhookRouteDeps {
   webhookSecrets: readonly string[];
-  ledger: EventLedger;
-  queues: Pick<Queues, 'stripeEvents'>;
+  /** The ledger claim and the enqueue (sync/accept-event.ts), shared with missed-event recovery. */
+  acceptEvent: AcceptEvent;
   clock: Clock;
   logger: Logger;
   /** Counts each delivery by event type and outcome (metrics); optional. */
@@ -59,7 +57,7 @@ export function createWebhookRouter(deps: WebhookRouteDeps): Router {
   const record = deps.onOutcome ?? (() => undefined);
   // inflate: false backs the check above up: body-parser itself refuses (415) instead of inflating.
   const rawBody = express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT, inflate: false });
-  const acceptEvent = createEventAcceptor({ ledger: deps.ledger, queues: deps.queues });
+  const { acceptEvent } = deps;
 
   router.post('/webhooks/stripe', refuseBeforeBody(() => record('unknown', 'rejected')), rawBody, async (req, res) => {
     const receivedAt = deps.clock.now();

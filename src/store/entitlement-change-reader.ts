@@ -1,5 +1,6 @@
 /**
- * Follows the entitlement change stream (`<prefix>:entitlement-changes`) for the live-events route: ONE
+ * Follows the entitlement change stream (its keys and entries: entitlement-feed.ts and
+ * domain/entitlement-change.ts) for the live-events route: ONE
  * dedicated Redis connection per process runs `XREAD BLOCK` and fans every entry out to all listeners
  * (the SSE clients of this process). One blocked connection per process, not per client, keeps Redis's
  * connection count flat however many content-service instances subscribe, and a new client costs a map
@@ -9,28 +10,10 @@
  * however many clients catch up: Redis and this process each hold a few pages, never whole backlogs.
  */
 import type { Redis } from 'ioredis';
+import { compareStreamIds, hasGap, parseStreamEntry, type ChangeEntry, type StreamPosition } from '../domain/entitlement-change.js';
+import { entitlementStreamKeys } from './entitlement-feed.js';
 
-export interface ChangeEntry {
-  /** The stream entry id (`<ms>-<seq>`): the SSE `id:`. */
-  id: string;
-  /** The change as the feed published it (JSON text, see entitlement-feed.ts). */
-  data: string;
-  /** The entry's number in the stream's history (the feed counts its entries); null when it has none. */
-  seq: number | null;
-}
-
-export interface StreamPosition {
-  /** The last id ever added to the stream ('0-0' when there is none). */
-  lastId: string;
-  /** The id of the oldest entry still kept, or null for an empty/missing stream. */
-  firstId: string | null;
-  /** The highest id deleted (Redis 7+), or null when none or unknown. */
-  maxDeletedId: string | null;
-  /** Some entry was ever removed (entries-added > length; true when Redis does not say). */
-  trimmed: boolean;
-  /** The newest entry's `seq`, or null when there is none or it carries none. */
-  lastSeq: number | null;
-}
+export type { ChangeEntry, StreamPosition };
 
 export type ChangeListener = {
   onEntry(entry: ChangeEntry): void;
@@ -61,33 +44,9 @@ export interface EntitlementChangeReader {
   close(): Promise<void>;
 }
 
-/** Compares two stream ids numerically (`<ms>-<seq>`); a malformed id throws. */
-export function compareStreamIds(a: string, b: string): number {
-  const [am, as] = splitId(a);
-  const [bm, bs] = splitId(b);
-  return am === bm ? (as === bs ? 0 : as < bs ? -1 : 1) : am < bm ? -1 : 1;
-}
-
-const STREAM_ID = /^(\d{1,20})-(\d{1,20})$/;
-export const isStreamId = (value: string) => STREAM_ID.test(value);
-
-function splitId(id: string): [bigint, bigint] {
-  const match = STREAM_ID.exec(id);
-  if (!match) throw new Error(`not a stream id: ${id}`);
-  return [BigInt(match[1]!), BigInt(match[2]!)];
-}
-
 type RawEntry = [id: string, fields: string[]];
 
-function field(fields: string[], name: string): string | undefined {
-  for (let i = 0; i < fields.length - 1; i += 2) if (fields[i] === name) return fields[i + 1];
-  return undefined;
-}
-
-function toEntry([id, fields]: RawEntry): ChangeEntry {
-  const seq = Number(field(fields, 'seq'));
-  return { id, data: field(fields, 'change') ?? 'null', seq: Number.isSafeInteger(seq) && seq > 0 ? seq : null };
-}
+const toEntry = ([id, fields]: RawEntry): ChangeEntry => parseStreamEntry(id, fields);
 
 /** A FIFO of permits: at most `max` holders at once; a waiter whose signal aborts leaves the queue. */
 function createPermits(max: number) {
@@ -136,7 +95,7 @@ export function createEntitlementChangeReader(deps: {
   maxConcurrentReads?: number;
   onError?: (err: Error) => void;
 }): EntitlementChangeReader {
-  const streamKey = `${deps.prefix}:entitlement-changes`;
+  const streamKey = entitlementStreamKeys(deps.prefix).stream;
   const blockMs = deps.blockMs ?? 5000;
   const listeners = new Set<ChangeListener>();
   const permits = createPermits(deps.maxConcurrentReads ?? 4);
@@ -264,18 +223,4 @@ export function createEntitlementChangeReader(deps: {
       await loop?.catch(() => undefined);
     },
   };
-}
-
-/**
- * True when a reader that has seen everything up to `afterId` can no longer be given what followed:
- * entries after it were trimmed away, or the id is ahead of this stream (Redis was replaced or flushed).
- * Conservative: when unsure, it says "gap", which costs the client a cache flush, never a missed change.
- */
-export function hasGap(afterId: string, at: StreamPosition): boolean {
-  if (compareStreamIds(afterId, at.lastId) > 0) return true;
-  if (compareStreamIds(afterId, at.lastId) === 0) return false;
-  if (!at.trimmed) return false;
-  if (at.maxDeletedId !== null && compareStreamIds(at.maxDeletedId, afterId) > 0) return true;
-  // Something was trimmed: entries after afterId are all still there only if the oldest kept one follows it.
-  return at.firstId === null || compareStreamIds(at.firstId, afterId) > 0;
 }

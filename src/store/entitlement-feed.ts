@@ -8,10 +8,19 @@
  * history), so a reader can tell how many entries follow an id without reading them.
  */
 import type { Redis } from 'ioredis';
-import type { EntitlementSummary } from '../domain/entitlement-change.js';
+import { STREAM_ENTRY_FIELDS, parseChange, parseStreamEntry, type EntitlementChange, type EntitlementSummary } from '../domain/entitlement-change.js';
+
+export type { EntitlementChange };
+
+/** The one place the feed's keys are spelled: the stream, its entry counter, the pub/sub channel. */
+export function entitlementStreamKeys(prefix: string) {
+  const stream = `${prefix}:entitlement-changes`;
+  return { stream, seq: `${stream}:seq`, channel: stream };
+}
 
 // KEYS[1] last-published hash, KEYS[2] stream, KEYS[3] entry counter. ARGV: version, summary JSON, customer, user, at (ISO),
-// stream max length, channel. The message is assembled here so it can carry the previous summary.
+// stream max length, channel. The message is assembled here so it can carry the previous summary; its
+// shape is EntitlementChange (domain/entitlement-change.ts).
 // Returns the previous summary ('' for none) when published, or false when nothing changed / stale.
 const PUBLISH_SCRIPT = `
 local stored = redis.call('HGET', KEYS[1], 'version')
@@ -26,20 +35,10 @@ local message = '{"customer":' .. cjson.encode(ARGV[3]) ..
   ',"version":' .. ARGV[1] ..
   ',"at":' .. cjson.encode(ARGV[5]) .. '}'
 local seq = redis.call('INCR', KEYS[3])
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*', 'customer', ARGV[3], 'change', message, 'seq', seq)
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*', '${STREAM_ENTRY_FIELDS.customer}', ARGV[3], '${STREAM_ENTRY_FIELDS.change}', message, '${STREAM_ENTRY_FIELDS.seq}', seq)
 redis.call('PUBLISH', ARGV[7], message)
 return previous or ''
 `;
-
-export interface EntitlementChange {
-  customer: string;
-  user: string | null;
-  previous: EntitlementSummary | null;
-  next: EntitlementSummary;
-  version: number;
-  /** ISO 8601 */
-  at: string;
-}
 
 export type PublishResult = { published: true; previous: EntitlementSummary | null } | { published: false };
 
@@ -67,8 +66,9 @@ export function createEntitlementFeed(deps: { redis: Redis; prefix: string; maxL
   if (typeof redis.subgatePublishEntitlement !== 'function') {
     redis.defineCommand('subgatePublishEntitlement', { numberOfKeys: 3, lua: PUBLISH_SCRIPT });
   }
-  const streamKey = `${deps.prefix}:entitlement-changes`;
-  const channel = streamKey;
+  const keys = entitlementStreamKeys(deps.prefix);
+  const streamKey = keys.stream;
+  const channel = keys.channel;
   const hashKey = (customerId: string) => `${deps.prefix}:ent:${customerId}`;
 
   return {
@@ -78,7 +78,7 @@ export function createEntitlementFeed(deps: { redis: Redis; prefix: string; maxL
       const previous = await redis.subgatePublishEntitlement(
         hashKey(input.customerId),
         streamKey,
-        `${streamKey}:seq`,
+        keys.seq,
         String(input.version),
         JSON.stringify(input.summary),
         input.customerId,
@@ -94,11 +94,8 @@ export function createEntitlementFeed(deps: { redis: Redis; prefix: string; maxL
       const entries = await redis.xrevrange(streamKey, '+', '-', 'COUNT', count);
       return entries
         .reverse()
-        .map(([, fields]) => {
-          const index = fields.indexOf('change');
-          return JSON.parse(fields[index + 1] ?? 'null') as EntitlementChange;
-        })
-        .filter((change) => change !== null);
+        .map(([id, fields]) => parseChange(parseStreamEntry(id, fields).data))
+        .filter((change): change is EntitlementChange => change !== null);
     },
   };
 }

@@ -37,7 +37,7 @@ export interface SubscriberStore {
   /** Every customer whose metadata names this user (usually one), in one round trip. */
   readByUser(userId: string): Promise<CustomerProjection[]>;
   write(projection: CustomerProjection): Promise<WriteResult>;
-  /** Many writes in one pipeline (backfill, benches): each is the same guarded script as write(). */
+  /** Many writes in one pipeline (the resync, benches): each is the same guarded script as write(). */
   writeMany(projections: readonly CustomerProjection[]): Promise<WriteResult[]>;
   raiseExpiryFlag(customerId: string, card: CardAtExpiry, at: number, source: FlagSource): Promise<RaiseFlagResult>;
   /** Records that a payment after the card's expiry proved it still pays: the card is not flagged again. */

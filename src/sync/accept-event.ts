@@ -11,13 +11,13 @@
 import type { EventLedger } from '../store/event-ledger.js';
 import type { StripeEventLike } from '../domain/stripe-shapes.js';
 import { digestEvent } from '../domain/event-digest.js';
-import { JOB, STRIPE_EVENT_JOB_OPTIONS, type Queues } from '../queues.js';
+import type { Producers } from '../queues.js';
 
 export type AcceptOutcome = 'accepted' | 'duplicate';
 
 export interface AcceptEventDeps {
   ledger: Pick<EventLedger, 'claim' | 'release' | 'markEnqueued'>;
-  queues: Pick<Queues, 'stripeEvents'>;
+  producers: Pick<Producers, 'stripeEvent'>;
 }
 
 export type AcceptEvent = (event: StripeEventLike, receivedAt: number) => Promise<AcceptOutcome>;
@@ -27,7 +27,7 @@ export function createEventAcceptor(deps: AcceptEventDeps): AcceptEvent {
     const claim = await deps.ledger.claim(event.id, receivedAt);
     if (claim === 'enqueued') return 'duplicate';
     try {
-      await deps.queues.stripeEvents.add(JOB.stripeEvent, { digest: digestEvent(event), receivedAt }, { ...STRIPE_EVENT_JOB_OPTIONS, jobId: event.id });
+      await deps.producers.stripeEvent({ digest: digestEvent(event), receivedAt });
     } catch (err) {
       if (claim === 'new') await deps.ledger.release(event.id, receivedAt).catch(() => undefined);
       throw err;

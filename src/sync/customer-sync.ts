@@ -1,28 +1,26 @@
 /**
  * syncCustomer(id): the one way the projection changes. It re-reads the customer's current state from
- * Stripe and writes it through the store's read-time guard, so webhooks, backfill, reconciliation and the
+ * Stripe and writes it through the store's read-time guard, so webhooks, the resync, reconciliation and the
  * update-card return can all call it, in any order, and the newest read wins.
  */
 import type { Logger } from '../logger.js';
-import type { Clock, CustomerProjection } from '../domain/projection.js';
+import type { Clock } from '../domain/projection.js';
 import { isDeletedCustomer } from '../domain/stripe-shapes.js';
 import { projectCustomer, projectMissingCustomer } from '../domain/stripe-projection.js';
 import type { SubscriberStore } from '../store/subscriber-store.js';
+import type { WriteSnapshot } from './snapshot-writer.js';
 import { isStripeMissing, type StripeGateway } from '../adapters/stripe-gateway.js';
 
 export type SyncOutcome = 'written' | 'stale' | 'missing';
 
 export interface CustomerSyncDeps {
   stripe: StripeGateway;
-  store: SubscriberStore;
+  store: Pick<SubscriberStore, 'read'>;
   clock: Clock;
   userIdMetadataKey: string;
   logger: Logger;
-  /**
-   * Runs after a write that won (not after a stale one): plans card-expiry jobs, applies a new card,
-   * publishes the entitlement. A failure fails the sync, whose retry re-reads and runs it again.
-   */
-  afterWrite?: (written: { next: CustomerProjection; previous: CustomerProjection | null }) => Promise<void>;
+  /** The guarded write and, when it wins, the after-write hook. */
+  writeSnapshot: WriteSnapshot;
 }
 
 export type SyncCustomer = (customerId: string) => Promise<SyncOutcome>;
@@ -41,8 +39,7 @@ export function createCustomerSync(deps: CustomerSyncDeps): SyncCustomer {
       if (!isStripeMissing(err)) throw err;
       const previous = await deps.store.read(customerId);
       const next = projectMissingCustomer(customerId, readAt, previous);
-      const result = await deps.store.write(next);
-      if (result === 'written') await deps.afterWrite?.({ next, previous });
+      const result = await deps.writeSnapshot(next, previous);
       log.info({ customerId, result }, 'customer not found in Stripe; recorded as deleted');
       return result === 'written' ? 'missing' : 'stale';
     }
@@ -55,8 +52,7 @@ export function createCustomerSync(deps: CustomerSyncDeps): SyncCustomer {
       userIdMetadataKey: deps.userIdMetadataKey,
       previous,
     });
-    const result = await deps.store.write(projection);
-    if (result === 'written') await deps.afterWrite?.({ next: projection, previous });
+    const result = await deps.writeSnapshot(projection, previous);
     log.debug({ customerId, result, subscriptions: projection.subscriptions.length }, 'customer synced');
     return result;
   };

@@ -9,7 +9,7 @@ import { decideEntitlement } from '../domain/entitlement-policy.js';
 import { isAccessRestored, summarizeEntitlement, type EntitlementSummary } from '../domain/entitlement-change.js';
 import type { SubscriberStore } from '../store/subscriber-store.js';
 import type { EntitlementFeed } from '../store/entitlement-feed.js';
-import type { NoticeOutbox } from '../notices/notice-outbox.js';
+import type { Producers } from '../queues.js';
 
 export interface EntitlementWatchDeps {
   store: Pick<SubscriberStore, 'readState'>;
@@ -17,7 +17,7 @@ export interface EntitlementWatchDeps {
   clock: Clock;
   policy: PolicySettings;
   /** Null where no notices are sent (the API process queues them too, so this is rarely null). */
-  notices: NoticeOutbox | null;
+  notices: Pick<Producers, 'notice'> | null;
 }
 
 export type RefreshResult =
@@ -46,7 +46,7 @@ export function createEntitlementWatch(deps: EntitlementWatchDeps): EntitlementW
       if (!result.published) return { outcome: 'unchanged' };
       if (deps.notices && entitlement.card && isAccessRestored(result.previous, next)) {
         const { expired: _expired, ...card } = entitlement.card;
-        await deps.notices.enqueue({ kind: 'access_restored', customerId, card, window: `v${state.version}`, requestedAt: now });
+        await deps.notices.notice({ kind: 'access_restored', customerId, card, window: `v${state.version}`, requestedAt: now });
       }
       return { outcome: 'published', previous: result.previous, next };
     },

@@ -72,7 +72,7 @@ describe('Bull Board in a browser, under its Content-Security-Policy', { skip },
     const response = await page.goto(`${origin}/admin/queues`);
     assert.equal(response?.status(), 200);
     assert.match((await response?.headerValue('content-security-policy')) ?? '', /frame-ancestors 'none'/);
-    for (const queue of ['stripe-events', 'customer-sync', 'card-expiry', 'notices', 'backfill', 'event-recovery']) {
+    for (const queue of ['stripe-events', 'customer-sync', 'card-expiry', 'notices', 'resync', 'event-recovery']) {
       await page.getByText(queue, { exact: true }).first().waitFor();
     }
     await page.waitForLoadState('networkidle');

@@ -4,7 +4,7 @@ import request from 'supertest';
 import { createHarness, WEBHOOK_SECRET, type Harness } from '../support/harness.js';
 import { seedReader } from '../support/readers.js';
 import { waitFor } from '../support/redis.js';
-import { JOB, STRIPE_EVENT_JOB_OPTIONS } from '../../src/queues.js';
+import { JOB } from '../../src/queues.js';
 
 const START = Date.UTC(2026, 10, 27, 12, 0, 0);
 
@@ -56,12 +56,15 @@ describe('event processing under load, faults and races', () => {
 
   test('a 500 from Stripe is retried with backoff', async () => {
     const { customer, subscription } = seedReader(h.stripe, { nowSeconds: sec() });
-    h.stripe.failNext(1, { status: 500, match: { method: 'GET', path: '/v1/subscriptions' } });
+    h.stripe.resetRequests();
+    h.stripe.failNext(1, { status: 500, match: (r) => r.method === 'GET' && r.path === '/v1/subscriptions' && r.query.customer === customer.id });
     await h.deliver(h.stripe.makeEvent('customer.subscription.created', h.stripe.getSubscription(subscription.id)!));
     await waitFor(async () => (await h.entitlement({ customer: customer.id })).body.status === 'active', {
       timeoutMs: 15_000,
       message: 'refresh after a 500',
     });
+    const statuses = h.stripe.requests.filter((r) => r.method === 'GET' && r.path === '/v1/subscriptions' && r.query.customer === customer.id).map((r) => r.status);
+    assert.deepEqual(statuses, [500, 200], 'the 500 was served, and the refresh that landed is its retry');
   });
 
   test('a snapshot read earlier never overwrites a later one (two syncs racing)', async () => {
@@ -137,7 +140,8 @@ describe('event processing under load, faults and races', () => {
   test('a job queued before digests (carrying the whole event) is still processed', async () => {
     const { customer, subscription } = seedReader(h.stripe, { nowSeconds: sec() });
     const event = h.stripe.makeEvent('customer.subscription.created', h.stripe.getSubscription(subscription.id)!);
-    await h.queues.stripeEvents.add(JOB.stripeEvent, { event: event as never, receivedAt: h.clock.now() }, { ...STRIPE_EVENT_JOB_OPTIONS, jobId: event.id });
+    // As a build from before digests added it: the whole event, under its id.
+    await h.queues.stripeEvents.add(JOB.stripeEvent, { event: event as never, receivedAt: h.clock.now() }, { jobId: event.id });
     await h.settle();
     assert.deepEqual((await h.queues.stripeEvents.getJob(event.id))?.returnvalue, { outcome: 'sync_requested', customerId: customer.id });
     assert.equal((await h.entitlement({ customer: customer.id })).body.status, 'active');

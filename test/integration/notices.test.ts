@@ -4,6 +4,8 @@
  * permanent rejections recorded and not retried; readers without an address skipped and counted.
  */
 import { after, afterEach, before, describe, test } from 'node:test';
+import { createCustomerSync } from '../../src/sync/customer-sync.js';
+import { createSnapshotWriter } from '../../src/sync/snapshot-writer.js';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { Worker } from 'bullmq';
@@ -19,7 +21,7 @@ import { createMailer } from '../../src/adapters/mailer.js';
 import { createNoticeLedger } from '../../src/store/notice-ledger.js';
 import { createSubscriberStore } from '../../src/store/subscriber-store.js';
 import { createNoticeSender, NoticeBusyError, type NoticeOutcome } from '../../src/notices/notice-sender.js';
-import { createNoticeProcessor } from '../../workers/notice.processor.js';
+import { createNoticeProcessor } from '../../workers/processors/notice.processor.js';
 import { createSilentLogger } from '../../src/logger.js';
 
 const START = Date.UTC(2027, 9, 1); // 2027-10-01
@@ -50,8 +52,8 @@ describe('notices', () => {
   async function subscriberNotice(opts: { email?: string | null } = {}): Promise<{ request: NoticeRequest; email: string | null }> {
     const sub = await seedSubscriber(h, { exp_month: 10, exp_year: 2027, sync: false, ...opts });
     // Project it without planning jobs, so the notice under test is the only one.
-    const { createCustomerSync } = await import('../../src/sync/customer-sync.js');
-    await createCustomerSync({ stripe: h.gateway, store: h.store, clock: h.clock, userIdMetadataKey: 'user_id', logger: createSilentLogger() })(sub.customerId);
+    const writeSnapshot = createSnapshotWriter({ store: h.store });
+    await createCustomerSync({ stripe: h.gateway, store: h.store, clock: h.clock, userIdMetadataKey: 'user_id', logger: createSilentLogger(), writeSnapshot })(sub.customerId);
     const card = (await h.store.read(sub.customerId))!.default_card!;
     return { request: { kind: 'card_expiring', customerId: sub.customerId, card, window: '30d', requestedAt: h.clock.now() }, email: sub.email };
   }
@@ -64,7 +66,7 @@ describe('notices', () => {
       createNoticeProcessor({
         sender: createNoticeSender({
           ledger: createNoticeLedger({ redis, prefix: h.prefix }),
-          mailer: h.mailer!,
+          mailer: h.mailer,
           store: createSubscriberStore({ redis, prefix: h.prefix }),
           links: h.links,
           clock: h.clock,
@@ -115,7 +117,7 @@ describe('notices', () => {
   test('SMTP down, then up: the notice is retried with backoff and sent once', async () => {
     await sink.down();
     const { request, email } = await subscriberNotice();
-    await h.expiry!.outbox.enqueue(request);
+    await h.expiry.producers.notice(request);
     await waitFor(async () => ((await h.expiry!.noticeLedger.counts())['card_expiring|temporary_failure'] ?? 0) >= 2, {
       timeoutMs: 10_000,
       message: 'at least two failed attempts while SMTP is down',
@@ -131,7 +133,7 @@ describe('notices', () => {
   test('a 451 (try later) is retried; the reader gets one copy', async () => {
     const { request, email } = await subscriberNotice();
     sink.refuseNext(2, 451);
-    await h.expiry!.outbox.enqueue(request);
+    await h.expiry.producers.notice(request);
     await waitFor(() => mailsTo(sink, email).length === 1, { timeoutMs: 10_000, message: 'the notice after two 451s' });
     await settleExpiry(h);
     assert.equal(mailsTo(sink, email).length, 1);
@@ -142,7 +144,7 @@ describe('notices', () => {
   test('a permanent rejection (550) is recorded, visible in the failed set, and not retried', async () => {
     const { request, email } = await subscriberNotice();
     sink.refuseNext(1, 550);
-    await h.expiry!.outbox.enqueue(request);
+    await h.expiry.producers.notice(request);
     const jobId = `notice-${noticeKey(request)}`;
     await waitFor(async () => (await h.queues.notices.getJobState(jobId)) === 'failed', { message: 'the notice job to fail' });
     const job = await h.queues.notices.getJob(jobId);
@@ -155,7 +157,7 @@ describe('notices', () => {
     assert.equal(mailsTo(sink, email).length, 0);
     // Asked again later: the recorded rejection stands.
     await h.queues.notices.remove(jobId);
-    await h.expiry!.outbox.enqueue(request);
+    await h.expiry.producers.notice(request);
     await settleExpiry(h);
     assert.equal(mailsTo(sink, email).length, 0);
   });
@@ -164,7 +166,7 @@ describe('notices', () => {
     const before = (await h.expiry!.noticeLedger.counts())['card_expiring|skipped_no_email'] ?? 0;
     const { request } = await subscriberNotice({ email: null });
     const total = sink.messages.length;
-    await h.expiry!.outbox.enqueue(request);
+    await h.expiry.producers.notice(request);
     const jobId = `notice-${noticeKey(request)}`;
     await waitFor(async () => (await h.queues.notices.getJobState(jobId)) === 'completed', { message: 'the notice job to complete' });
     assert.deepEqual((await h.queues.notices.getJob(jobId))?.returnvalue, { outcome: 'skipped', key: noticeKey(request), reason: 'no_email' });
@@ -174,7 +176,7 @@ describe('notices', () => {
 
   test('the notice is rendered from the templates: text and HTML, publisher, support address, card, link', async () => {
     const { request, email } = await subscriberNotice();
-    await h.expiry!.outbox.enqueue(request);
+    await h.expiry.producers.notice(request);
     const [mail] = (await waitFor(() => (mailsTo(sink, email).length === 1 ? mailsTo(sink, email) : null)))!;
     assert.ok(mail);
     assert.equal(mail.headers.from, `${PUBLISHER_NAME} <${SUPPORT_EMAIL}>`);

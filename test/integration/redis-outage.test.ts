@@ -95,12 +95,21 @@ describe('when Redis is unreachable', { skip }, () => {
     assert.equal((await request(h.app).get('/healthz')).status, 200);
   });
 
-  test('once Redis is back, the same delivery is accepted', async () => {
+  test('a delivery refused while Redis is down is accepted, and enqueued once, when Stripe retries it after Redis is back', async () => {
+    // On its own: Redis is down when it starts, whatever ran before.
+    await redis.stop();
+    await waitFor(() => h.apiRedis.status !== 'ready', { message: 'the API connection notices' });
+    const event = h.stripe.makeEvent('customer.updated', customerFixture());
+    const refused = await h.deliver(event);
+    assert.equal(refused.status, 503);
+
     await redis.restart();
     await waitFor(() => h.apiRedis.status === 'ready', { timeoutMs: 10_000, message: 'reconnect' });
-    const event = h.stripe.makeEvent('customer.updated', customerFixture());
-    assert.equal((await h.deliver(event)).status, 200);
+    const retried = await h.deliver(event);
+    assert.equal(retried.status, 200);
+    assert.deepEqual(retried.body, { received: true }, 'the retry is taken as new, not as a duplicate');
     assert.ok(await h.queues.stripeEvents.getJob(event.id));
+    assert.equal((await h.deliver(event)).body.duplicate, true, 'a further redelivery is a duplicate');
   });
 });
 

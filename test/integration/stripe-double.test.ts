@@ -6,6 +6,7 @@
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import Stripe from 'stripe';
+import { waitFor } from '../support/redis.js';
 import {
   cardPaymentMethodFixture,
   customerFixture,
@@ -389,12 +390,17 @@ describe('stripe double', () => {
       assert.match(body.error.message, /Unrecognized request URL \(GET: \/v1\/nope\)/);
     });
 
-    test('setLatency delays responses', async () => {
+    test('setLatency holds each answer back: the request is received, then answered', async () => {
       const { customer } = seedCustomer();
-      double.setLatency(60);
-      const t0 = Date.now();
-      await stripe.customers.retrieve(customer.id);
-      assert.ok(Date.now() - t0 >= 55);
+      double.setLatency(2000);
+      double.resetRequests();
+      const answered = stripe.customers.retrieve(customer.id);
+      const received = await waitFor(() => double.requests.find((r) => r.path === `/v1/customers/${customer.id}`), { message: 'the request to arrive' });
+      assert.ok(received);
+      assert.equal(received.status, undefined, 'received, not yet answered');
+      await answered;
+      assert.equal(received.status, 200);
+      double.setLatency(0);
     });
   });
 

@@ -1,7 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Redis } from 'ioredis';
-import { JOB, PRIORITY, createQueues, syncJobOptions, type Queues } from '../../src/queues.js';
+import { createOpsQueues, createProducers, createQueues, type OpsQueues, type Queues } from '../../src/queues.js';
+import { systemClock } from '../../src/runtime.js';
 import { createSubscriberStore } from '../../src/store/subscriber-store.js';
 import { cleanupPrefix, createTestRedis, testRedisUrl, uniquePrefix, waitFor } from '../support/redis.js';
 import { startStripeDouble, type StripeDouble } from '../support/stripe-double.js';
@@ -25,6 +26,7 @@ describe(`two worker processes refreshing a backlog with STRIPE_API_RATE_LIMIT=$
   let redis: Redis;
   let double: StripeDouble;
   let queues: Queues;
+  let opsQueues: OpsQueues;
   let workers: WorkerProcess[] = [];
   const prefix = uniquePrefix('rate-ceiling');
   const customerIds: string[] = [];
@@ -40,17 +42,13 @@ describe(`two worker processes refreshing a backlog with STRIPE_API_RATE_LIMIT=$
     // 10 % answered 429 (no Retry-After, Stripe-Should-Retry: false); 20 % answered 500, which the SDK retries.
     double.failNext(Number.MAX_SAFE_INTEGER, { status: 429, match: (r) => api(r) && random() < 0.1 });
     double.failNext(Number.MAX_SAFE_INTEGER, { status: 500, shouldRetry: true, match: (r) => api(r) && random() < 0.222 });
-    for (const customerId of customerIds) {
-      await queues.customerSync.add(
-        JOB.syncCustomer,
-        { customerId, reason: 'backlog', requestedAt: Date.now() },
-        syncJobOptions(customerId, PRIORITY.routine, 0),
-      );
-    }
+    opsQueues = createOpsQueues(redis, prefix);
+    const producers = createProducers({ queues, opsQueues, clock: systemClock, debounceMs: 0 });
+    for (const customerId of customerIds) await producers.refresh(customerId, 'backlog', 'routine');
   });
   after(async () => {
     await Promise.all(workers.map((w) => w.stop()));
-    await queues.close();
+    await Promise.all([queues.close(), opsQueues.close()]);
     await cleanupPrefix(redis, prefix);
     await Promise.all([redis.quit(), double.close()]);
   });

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import request from 'supertest';
 import { createSilentLogger } from '../../src/logger.js';
 import { createPortalSessionOpener } from '../../src/billing/portal-sessions.js';
-import { createAccessRestorer } from '../../src/billing/restore-access.js';
+import { createAccessRestorer } from '../../src/flows/restore-access.js';
 import { createPortalSessionStore } from '../../src/store/billing-link-throttle.js';
 import { createFailFastConnection, waitUntilReady } from '../../src/store/redis-connections.js';
 import { PUBLISHER_NAME, SUPPORT_EMAIL, buildAppOn, createHarness, type Harness } from '../support/harness.js';

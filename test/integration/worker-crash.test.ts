@@ -4,7 +4,6 @@ import { createHarness, type Harness } from '../support/harness.js';
 import { seedReader } from '../support/readers.js';
 import { testRedisUrl, waitFor } from '../support/redis.js';
 import { startStallingWorker } from '../support/stalling-worker.js';
-import { JOB, PRIORITY, syncJobOptions } from '../../src/queues.js';
 
 describe('when a worker is killed -9 in the middle of a refresh', () => {
   let h: Harness;
@@ -19,11 +18,9 @@ describe('when a worker is killed -9 in the middle of a refresh', () => {
   test('another worker takes the refresh over, and the customer becomes current', async () => {
     const { customer } = seedReader(h.stripe, { nowSeconds: Math.floor(h.clock.now() / 1000) });
     const crashing = startStallingWorker(testRedisUrl(), h.prefix);
-    const job = await h.queues.customerSync.add(
-      JOB.syncCustomer,
-      { customerId: customer.id, reason: 'test', requestedAt: h.clock.now() },
-      syncJobOptions(customer.id, PRIORITY.routine, 0),
-    );
+    await h.worker.producers.refresh(customer.id, 'test', 'routine');
+    const [job] = await h.queues.customerSync.getJobs(['delayed', 'waiting', 'prioritized', 'active']);
+    assert.ok(job, 'the refresh is queued');
     assert.equal(await crashing.started, customer.id);
     await crashing.kill();
 

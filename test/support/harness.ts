@@ -5,28 +5,24 @@
  */
 import request from 'supertest';
 import type { Redis } from 'ioredis';
-import type Stripe from 'stripe';
-import { buildApp, type AppDeps } from '../../src/app.js';
+import { type AppDeps, type SubgateApp } from '../../src/app.js';
+import { loadConfig, type Config } from '../../src/config.js';
 import { createSilentLogger, type Logger } from '../../src/logger.js';
-import { createQueues, type Queues } from '../../src/queues.js';
+import type { Queues, NoticeRetry } from '../../src/queues.js';
 import { createFailFastConnection, createWorkerConnection, waitUntilReady } from '../../src/store/redis-connections.js';
 import { createEntitlementChangeReader, type EntitlementChangeReader } from '../../src/store/entitlement-change-reader.js';
 import type { EntitlementEventsOptions } from '../../src/http/entitlement-events-route.js';
-import { createSubscriberStore, type SubscriberStore } from '../../src/store/subscriber-store.js';
-import { createEventLedger, type EventLedger } from '../../src/store/event-ledger.js';
-import { createStripeClient, createStripeGateway, type StripeGateway } from '../../src/adapters/stripe-gateway.js';
-import { createStripeRequestBudget } from '../../src/store/stripe-request-budget.js';
-import { createCustomerSync, type SyncCustomer } from '../../src/sync/customer-sync.js';
-import { createWorkerSet, type WorkerSet } from '../../workers/worker-set.js';
+import type { SubscriberStore } from '../../src/store/subscriber-store.js';
+import type { EventLedger } from '../../src/store/event-ledger.js';
+import type { StripeGateway } from '../../src/adapters/stripe-gateway.js';
+import type { SyncCustomer } from '../../src/sync/customer-sync.js';
+import type { WorkerSet } from '../../workers/worker-set.js';
 import type { PolicySettings } from '../../src/domain/projection.js';
-import type { NoticeRetry } from '../../src/queues.js';
-import { createStripeBilling, type StripeBilling } from '../../src/adapters/stripe-billing.js';
+import type { StripeBilling } from '../../src/adapters/stripe-billing.js';
 import { createMailer, type Mailer } from '../../src/adapters/mailer.js';
-import { createUpdateCardLinks, createUpdateCardUrlFor, type UpdateCardLinks } from '../../src/billing/update-card-links.js';
-import { createPortalSessionStore, createReturnThrottle, type PortalSessionBudget } from '../../src/store/billing-link-throttle.js';
-import { createPortalSessionOpener } from '../../src/billing/portal-sessions.js';
-import { createAccessRestorer } from '../../src/billing/restore-access.js';
-import { createExpiryComponents, type ExpiryComponents } from '../../src/expiry/expiry-components.js';
+import type { UpdateCardLinks } from '../../src/billing/update-card-links.js';
+import type { PortalSessionBudget } from '../../src/store/billing-link-throttle.js';
+import { buildApi, buildServices, buildWorkers, type Services, type Tuning, type Workers } from '../../src/composition.js';
 import { cleanupPrefix, testRedisUrl, uniquePrefix, waitFor } from './redis.js';
 import { startStripeDouble, type StripeDouble } from './stripe-double.js';
 import { createTestClock, type TestClock } from './test-clock.js';
@@ -43,7 +39,7 @@ export const SUPPORT_EMAIL = 'help@gazette.test';
 /** The portal session budget config.ts defaults to. */
 export const PORTAL_SESSIONS: PortalSessionBudget = { limit: 3, windowMs: 10 * 60_000, reuseMs: 240_000 };
 
-/** Card expiry, notices and the update-card link (issue 3), wired as in production. */
+/** Card expiry, notices and the update-card link, configured as a publisher would. */
 export interface CardExpiryHarnessOptions {
   /** An SMTP sink's URL; without it the log transport is used. */
   smtpUrl?: string;
@@ -83,24 +79,34 @@ export interface Harness {
   prefix: string;
   clock: TestClock;
   stripe: StripeDouble;
+  /** The Config both sides were built from (src/config.ts, from the harness's environment). */
+  config: Config;
+  /** The API side's services, on the fail-fast connection (what the app uses). */
+  api: Services;
+  /** The worker side's services, on the worker connection (what the workers use). */
+  worker: Services;
   /** The worker side's SDK client: the real one, through the request budget, at the double. */
-  stripeClient: Stripe;
   gateway: StripeGateway;
   apiRedis: Redis;
   workerRedis: Redis;
+  /** The worker side's queues. */
   queues: Queues;
+  /** The API side's store and ledger. */
   store: SubscriberStore;
   ledger: EventLedger;
+  /** The worker side's refresh. */
   syncCustomer: SyncCustomer;
-  app: ReturnType<typeof buildApp>;
+  app: SubgateApp;
   workers: WorkerSet | null;
-  /** The worker side's card-expiry parts (null unless `cardExpiry` was given). */
-  expiry: ExpiryComponents | null;
+  /** The worker side's services (card expiry, the feed, notices, recovery, the hook after a write). */
+  expiry: Services;
   links: UpdateCardLinks | null;
-  billing: StripeBilling | null;
-  mailer: Mailer | null;
+  /** The API side's Stripe billing calls. */
+  billing: StripeBilling;
+  mailer: Mailer;
   /** Feeds GET /v1/entitlements/events; its blocking connection opens on the first subscriber. */
   changeReader: EntitlementChangeReader;
+  /** Starts another set of workers on the worker side (as another worker process would). */
   startWorkers(overrides?: Partial<Pick<HarnessOptions, 'debounceMs'>>): WorkerSet;
   /** POSTs an event the way Stripe does: signed now with the current secret. */
   deliver(event: { id: string }, opts?: { secret?: string; timestamp?: number }): Promise<request.Response>;
@@ -108,6 +114,44 @@ export interface Harness {
   /** Resolves when no job is waiting, delayed, prioritized or active in either queue. */
   settle(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
+}
+
+/** The environment a publisher would set for what the options ask, read by the real config module. */
+function harnessConfig(options: HarnessOptions, prefix: string, redisUrl: string, stripeUrl: string): Config {
+  const ce = options.cardExpiry;
+  const policy = options.policy ?? POLICY;
+  const env: Record<string, string> = {
+    REDIS_URL: redisUrl,
+    REDIS_KEY_PREFIX: prefix,
+    STRIPE_SECRET_KEY: 'sk_test_double',
+    STRIPE_API_BASE: stripeUrl,
+    STRIPE_API_RATE_LIMIT: String(options.stripeRequestsPerSecond ?? 1000),
+    STRIPE_WEBHOOK_SECRET: `${WEBHOOK_SECRET},${OLD_WEBHOOK_SECRET}`,
+    ENTITLEMENT_API_TOKENS: API_TOKEN,
+    SYNC_DEBOUNCE_MS: String(options.debounceMs ?? 20),
+    WORKER_CONCURRENCY: '4',
+    CARD_EXPIRED_GRACE_DAYS: String(policy.cardExpiredGraceDays),
+    PAST_DUE_GRACE_DAYS: String(policy.pastDueGraceDays),
+    ENTITLEMENT_STREAM_MAXLEN: '1000',
+    NOTICE_FROM: `${PUBLISHER_NAME} <${SUPPORT_EMAIL}>`,
+    PUBLISHER_NAME,
+    SUPPORT_EMAIL,
+    NOTICE_RATE_LIMIT: String(ce?.noticesPerSecond ?? 1000),
+    CARD_EXPIRY_NOTICE_DAYS: (ce?.noticeDays ?? [30, 7]).join(','),
+    // Without card expiry asked for, a new card is not pushed to Stripe: those tests count Stripe calls.
+    NEW_CARD_RECOVERY: String(ce ? (ce.newCardRecovery ?? true) : false),
+  };
+  if (ce) {
+    env.LINK_SIGNING_SECRET = LINK_SECRET;
+    env.PUBLIC_BASE_URL = ce.publicBaseUrl ?? PUBLIC_BASE_URL;
+    env.UPDATE_CARD_LINK_TTL_DAYS = String(ce.linkTtlDays ?? 14);
+    const returnUrl = 'publisherReturnUrl' in ce ? ce.publisherReturnUrl : PUBLISHER_RETURN_URL;
+    if (returnUrl) env.PUBLISHER_RETURN_URL = returnUrl;
+    if (ce.smtpUrl) env.SMTP_URL = ce.smtpUrl;
+  }
+  const config = loadConfig(env);
+  // Budgets in milliseconds a test needs and the environment spells in minutes.
+  return ce?.portalSessions ? Object.freeze({ ...config, updateCardSessions: Object.freeze({ ...ce.portalSessions }) }) : config;
 }
 
 export async function createHarness(options: HarnessOptions): Promise<Harness> {
@@ -122,69 +166,19 @@ export async function createHarness(options: HarnessOptions): Promise<Harness> {
   workerRedis.on('error', () => {});
   await Promise.all([waitUntilReady(apiRedis), waitUntilReady(workerRedis)]);
 
-  const apiQueues = createQueues(apiRedis, prefix);
-  const queues = createQueues(workerRedis, prefix);
-  const store = createSubscriberStore({ redis: apiRedis, prefix });
-  const ledger = createEventLedger({ redis: apiRedis, prefix });
-  // Each side's client on its own connection, as in production; both spend one budget.
-  const stripeClientOn = (redis: Redis) =>
-    createStripeClient({
-      secretKey: 'sk_test_double',
-      apiBase: stripe.url,
-      maxNetworkRetries: 0,
-      budget: createStripeRequestBudget({ redis, prefix, requestsPerSecond: options.stripeRequestsPerSecond ?? 1000 }),
-    });
-  const stripeClient = stripeClientOn(workerRedis);
-  const apiStripeClient = stripeClientOn(apiRedis);
-  const gateway = createStripeGateway(stripeClient);
-  const workerStore = createSubscriberStore({ redis: workerRedis, prefix });
-  const policy = options.policy ?? POLICY;
-
+  const config = harnessConfig(options, prefix, url, stripe.url);
   const ce = options.cardExpiry;
-  const workerBilling = ce ? createStripeBilling(stripeClient) : null;
-  const billing = ce ? createStripeBilling(apiStripeClient) : null;
-  const links = ce
-    ? createUpdateCardLinks({ secret: LINK_SECRET, publicBaseUrl: ce.publicBaseUrl ?? PUBLIC_BASE_URL, ttlDays: ce.linkTtlDays ?? 14, clock })
-    : null;
-  const mailer = ce ? createMailer({ smtpUrl: ce.smtpUrl, from: `${PUBLISHER_NAME} <${SUPPORT_EMAIL}>`, logger, timeoutMs: 3000 }) : null;
-  const expiryFor = (redis: Redis, side: Queues, store: SubscriberStore, withMailer: boolean) =>
-    createExpiryComponents({
-      redis,
-      prefix,
-      queues: side,
-      store,
-      billing: (withMailer ? workerBilling : billing)!,
-      clock,
-      logger,
-      policy,
-      noticeDays: ce?.noticeDays ?? [30, 7],
-      debounceMs: options.debounceMs ?? 20,
-      links,
-      publisherName: PUBLISHER_NAME,
-      supportEmail: SUPPORT_EMAIL,
-      newCardRecovery: ce?.newCardRecovery ?? true,
-      streamMaxLength: 1000,
-      noticeRetry: ce?.noticeRetry ?? { attempts: 8, backoffMs: 100 },
-      ...(withMailer && mailer ? { mailer } : {}),
-    });
-  const expiry = ce ? expiryFor(workerRedis, queues, workerStore, true) : null;
-  const apiExpiry = ce ? expiryFor(apiRedis, apiQueues, store, false) : null;
-  const syncCustomer = createCustomerSync({
-    stripe: gateway,
-    store: workerStore,
-    clock,
-    userIdMetadataKey: 'user_id',
-    logger,
-    ...(expiry ? { afterWrite: expiry.afterWrite } : {}),
-  });
-  const apiSyncCustomer = createCustomerSync({
-    stripe: createStripeGateway(apiStripeClient),
-    store,
-    clock,
-    userIdMetadataKey: 'user_id',
-    logger,
-    ...(apiExpiry ? { afterWrite: apiExpiry.afterWriteWithoutRecovery } : {}),
-  });
+  const tuning: Tuning = {
+    noticeRetry: ce?.noticeRetry ?? { attempts: 8, backoffMs: 100 },
+    stripeMaxNetworkRetries: 0,
+    portalPolling: { pollMs: 10, maxPolls: 500 },
+    rateLimitBackoffMs: 200,
+    resyncRetry: { attempts: 4, baseDelayMs: 5, maxDelayMs: 50 },
+  };
+  const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.noticeFrom, logger, timeoutMs: 3000 });
+  // Each side on its own connection, as in production; both spend one Stripe budget.
+  const api = buildServices(config, { redis: apiRedis, clock, logger }, tuning);
+  const worker = buildServices(config, { redis: workerRedis, clock, logger, mailer }, tuning);
 
   const changeReader = createEntitlementChangeReader({
     redis: apiRedis,
@@ -195,93 +189,55 @@ export async function createHarness(options: HarnessOptions): Promise<Harness> {
       return connection;
     },
   });
-  const app = buildApp({
-    entitlementEvents: { reader: changeReader, ...options.events, ...(options.eventsHeartbeatMs ? { heartbeatMs: options.eventsHeartbeatMs } : {}) },
-    store,
-    ledger,
-    queues: apiQueues,
-    clock,
-    logger,
+  const app = buildApi(api, {
     ping: async () => {
       await apiRedis.ping();
     },
-    webhookSecrets: [WEBHOOK_SECRET, OLD_WEBHOOK_SECRET],
-    entitlementTokens: [API_TOKEN],
-    policy,
-    ...(links && apiExpiry && billing
-      ? {
-          updateCardUrlFor: createUpdateCardUrlFor(links, clock, ce?.noticeDays ?? [30, 7]),
-          billing: {
-            links,
-            openPortal: createPortalSessionOpener({
-              portal: billing,
-              sessions: createPortalSessionStore({ redis: apiRedis, prefix, clock, ...(ce?.portalSessions ?? PORTAL_SESSIONS) }),
-              pollMs: 10,
-              maxPolls: 500,
-            }),
-            restoreAccess: createAccessRestorer({
-              syncCustomer: apiSyncCustomer,
-              store,
-              recovery: apiExpiry.recovery,
-              throttle: createReturnThrottle({ redis: apiRedis, prefix, clock }),
-            }),
-            publisherReturnUrl: ce && 'publisherReturnUrl' in ce ? ce.publisherReturnUrl : PUBLISHER_RETURN_URL,
-            publisherName: PUBLISHER_NAME,
-            supportEmail: SUPPORT_EMAIL,
-            logger,
-          },
-        }
-      : {}),
-    ...options.app,
+    overrides: {
+      entitlementEvents: {
+        reader: changeReader,
+        ...config.feed,
+        ...options.events,
+        ...(options.eventsHeartbeatMs ? { heartbeatMs: options.eventsHeartbeatMs } : {}),
+      },
+      ...options.app,
+    },
   });
 
-  const workerLedger = createEventLedger({ redis: workerRedis, prefix });
-  const workerSets: WorkerSet[] = [];
+  const workerSets: Workers[] = [];
+  const extraSides: Services[] = [];
   const harness: Harness = {
     prefix,
     clock,
     stripe,
-    stripeClient,
-    gateway,
+    config,
+    api,
+    worker,
+    gateway: worker.gateway,
     apiRedis,
     workerRedis,
-    queues,
-    store,
-    ledger,
-    syncCustomer,
+    queues: worker.queues,
+    store: api.store,
+    ledger: api.ledger,
+    syncCustomer: worker.syncCustomer,
     app,
     workers: null,
-    expiry,
-    links,
-    billing,
+    expiry: worker,
+    links: api.links,
+    billing: api.billing,
     mailer,
     changeReader,
     startWorkers(overrides = {}) {
-      const set = createWorkerSet({
-        connection: workerRedis,
-        prefix,
-        queues,
-        ledger: workerLedger,
-        syncCustomer,
-        clock,
-        logger,
-        debounceMs: overrides.debounceMs ?? options.debounceMs ?? 20,
-        concurrency: 4,
-        rateLimitBackoffMs: 200,
-        ...(expiry
-          ? {
-              cardExpiry: {
-                service: expiry.service,
-                sweep: expiry.sweep,
-                noticeSender: expiry.noticeSender!,
-                noticesPerSecond: ce?.noticesPerSecond ?? 1000,
-              },
-            }
-          : {}),
-      });
+      const side =
+        overrides.debounceMs === undefined
+          ? worker
+          : buildServices(Object.freeze({ ...config, syncDebounceMs: overrides.debounceMs }), { redis: workerRedis, clock, logger, mailer }, tuning);
+      if (side !== worker) extraSides.push(side);
+      // The operations workers are the ops harness's to start (some tests want none).
+      const set = buildWorkers(side, { tuning, operations: false });
       workerSets.push(set);
-      harness.workers ??= set;
-      return set;
+      harness.workers ??= set.workers;
+      return set.workers;
     },
     deliver(event, opts = {}) {
       const { payload, header } = stripe.sign(event as never, opts.secret ?? WEBHOOK_SECRET, {
@@ -296,8 +252,8 @@ export async function createHarness(options: HarnessOptions): Promise<Harness> {
       await waitFor(
         async () => {
           const [events, syncs] = await Promise.all([
-            queues.stripeEvents.getJobCounts('waiting', 'delayed', 'prioritized', 'active', 'waiting-children'),
-            queues.customerSync.getJobCounts('waiting', 'delayed', 'prioritized', 'active', 'waiting-children'),
+            worker.queues.stripeEvents.getJobCounts('waiting', 'delayed', 'prioritized', 'active', 'waiting-children'),
+            worker.queues.customerSync.getJobCounts('waiting', 'delayed', 'prioritized', 'active', 'waiting-children'),
           ]);
           return Object.values(events).every((n) => n === 0) && Object.values(syncs).every((n) => n === 0);
         },
@@ -307,8 +263,8 @@ export async function createHarness(options: HarnessOptions): Promise<Harness> {
     async close() {
       await changeReader.close();
       await Promise.all(workerSets.map((set) => set.close()));
-      await Promise.allSettled([apiQueues.close(), queues.close()]);
-      mailer?.close();
+      await Promise.allSettled([api.close(), worker.close(), ...extraSides.map((side) => side.close())]);
+      mailer.close();
       await cleanupPrefix(workerRedis, prefix).catch(() => undefined);
       await Promise.allSettled([apiRedis.quit(), workerRedis.quit(), stripe.close()]);
     },
@@ -317,18 +273,7 @@ export async function createHarness(options: HarnessOptions): Promise<Harness> {
   return harness;
 }
 
-/** Another app over this harness's store, ledger and queues (a second API process, or one wired differently). */
-export function buildAppOn(h: Harness, deps: Partial<AppDeps>): ReturnType<typeof buildApp> {
-  return buildApp({
-    store: h.store,
-    ledger: h.ledger,
-    queues: h.queues,
-    clock: h.clock,
-    logger: createSilentLogger(),
-    ping: async () => undefined,
-    webhookSecrets: [WEBHOOK_SECRET],
-    entitlementTokens: [API_TOKEN],
-    policy: POLICY,
-    ...deps,
-  });
+/** Another app over this harness's API side (a second API process, or one wired differently). */
+export function buildAppOn(h: Harness, deps: Partial<AppDeps>): SubgateApp {
+  return buildApi(h.api, { ping: async () => undefined, overrides: { logger: createSilentLogger(), ...deps } });
 }

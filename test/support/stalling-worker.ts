@@ -7,7 +7,6 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { createSilentLogger } from '../../src/logger.js';
-import { createQueues } from '../../src/queues.js';
 import { createWorkerConnection } from '../../src/store/redis-connections.js';
 import { createEventLedger } from '../../src/store/event-ledger.js';
 import { systemClock, isEntryPoint } from '../../src/runtime.js';
@@ -46,18 +45,25 @@ if (isEntryPoint(import.meta.url)) {
   const [redisUrl, prefix] = process.argv.slice(2) as [string, string];
   const connection = createWorkerConnection(redisUrl, 'test-stalling-worker');
   connection.on('error', () => {});
+  // Only the refresh matters here; the other workers get parts that never run (their queues stay empty).
+  const idle = () => Promise.reject(new Error('not in this test'));
   createWorkerSet({
     connection,
     prefix,
-    queues: createQueues(connection, prefix),
+    logger: createSilentLogger(),
+    queueClock: systemClock,
     ledger: createEventLedger({ redis: connection, prefix }),
+    producers: { refresh: idle, expirySignal: idle },
     syncCustomer: (customerId) => {
       process.send?.({ started: customerId });
       return new Promise(() => {});
     },
-    clock: systemClock,
-    logger: createSilentLogger(),
-    debounceMs: 0,
     concurrency: 1,
+    cardExpiry: {
+      service: { runNoticeWindow: idle, runExpiryCheck: idle, runGraceEnd: idle, applySignal: idle },
+      sweep: { sweep: idle },
+      noticeSender: { send: idle },
+      noticesPerSecond: 1,
+    },
   });
 }

@@ -104,6 +104,16 @@ describe('config', () => {
     }
   });
 
+  test("the placeholders of .env.example stop start-up with one line saying so", () => {
+    const key = failureOf({ ...minimal, STRIPE_SECRET_KEY: 'sk_test_replace_me' });
+    assert.equal(key.variable, 'STRIPE_SECRET_KEY');
+    assert.match(key.message, /placeholder/);
+    assert.ok(!key.message.includes('\n'));
+    assert.equal(failureOf({ ...minimal, STRIPE_WEBHOOK_SECRET: 'whsec_replace_me' }).variable, 'STRIPE_WEBHOOK_SECRET');
+    // Against a local test double the key is never checked by Stripe.
+    assert.equal(loadConfig({ ...minimal, STRIPE_SECRET_KEY: 'sk_test_replace_me', STRIPE_API_BASE: 'http://127.0.0.1:12111' }).stripe.secretKey, 'sk_test_replace_me');
+  });
+
   test('the redis URL keeps its database index', () => {
     assert.equal(loadConfig({ ...minimal, REDIS_URL: 'redis://10.0.0.5:6380/3' }).redisUrl, 'redis://10.0.0.5:6380/3');
   });

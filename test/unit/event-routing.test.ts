@@ -69,7 +69,7 @@ describe('event routing', () => {
     assert.deepEqual(routeEvent(event('toString', { object: 'x', id: 'x' })), { kind: 'ignored' });
   });
 
-  test('every type the issue lists is handled', () => {
+  test('every event type the README lists is handled', () => {
     const required = [
       'customer.created', 'customer.updated', 'customer.deleted',
       'customer.subscription.created', 'customer.subscription.updated', 'customer.subscription.deleted',

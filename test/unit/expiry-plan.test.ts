@@ -4,6 +4,8 @@ import { DAY_MS, cardExpiresAt } from '../../src/domain/card-expiry.js';
 import {
   planPastDueGraceEnds,
   billedCards,
+  cardForDecline,
+  cardForPaymentFailure,
   cardsProvenByPayment,
   cardsToFlag,
   decideExpire,
@@ -173,5 +175,35 @@ describe('planPastDueGraceEnds', () => {
     assert.deepEqual(planPastDueGraceEnds({ customerId: 'cus_1', subscriptions: [sub({})], pastDueGraceDays: 7, now }), []);
     assert.deepEqual(planPastDueGraceEnds({ customerId: 'cus_1', subscriptions: [sub({ status: 'active' })], pastDueGraceDays: 7, now: 0 }), []);
     assert.deepEqual(planPastDueGraceEnds({ customerId: 'cus_1', subscriptions: [sub({ past_due_since: null })], pastDueGraceDays: 7, now: 0 }), []);
+  });
+});
+
+describe('which card a decline or a failed payment is about', () => {
+  const a = card('pm_a', 9, 2027);
+  const b = card('pm_b', 3, 2028);
+  const two = projection([{ card: a }, { id: 'sub_b', card: b, status: 'past_due' }], { default_card: card('pm_d', 1, 2030) });
+
+  it('an expired_card decline flags the declined card as known, at the expiry the issuer reports', () => {
+    assert.deepEqual(cardForDecline(two, { cardId: 'pm_b', exp_month: 2, exp_year: 2028 }), { ...b, exp_month: 2, exp_year: 2028 });
+    assert.deepEqual(cardForDecline(two, { cardId: 'pm_b', exp_month: null, exp_year: null }), b);
+  });
+
+  it('a decline naming no card is about the first subscription\'s card', () => {
+    assert.deepEqual(cardForDecline(two, { cardId: null, exp_month: null, exp_year: null }), a);
+  });
+
+  it('a card the projection does not know yet is flagged from the decline alone, only with a readable expiry', () => {
+    assert.deepEqual(cardForDecline(two, { cardId: 'pm_new', exp_month: 4, exp_year: 2026 }), { id: 'pm_new', brand: 'unknown', last4: '', exp_month: 4, exp_year: 2026 });
+    assert.equal(cardForDecline(two, { cardId: 'pm_new', exp_month: null, exp_year: 2026 }), null);
+    assert.equal(cardForDecline(two, { cardId: 'pm_new', exp_month: 13, exp_year: 2026 }), null);
+  });
+
+  it('a payment failure names the declined card if it bills a subscription, else the past_due one, else the default', () => {
+    assert.deepEqual(cardForPaymentFailure(two, 'pm_a'), a);
+    assert.deepEqual(cardForPaymentFailure(two, 'pm_elsewhere'), b);
+    assert.deepEqual(cardForPaymentFailure(two, null), b);
+    const current = projection([{ card: a }], { default_card: card('pm_d', 1, 2030) });
+    assert.equal(cardForPaymentFailure(current, null)?.id, 'pm_d');
+    assert.equal(cardForPaymentFailure(null, 'pm_a'), null);
   });
 });

@@ -4,21 +4,17 @@
  * is syncCustomer's.
  */
 import { UnrecoverableError, type Job } from 'bullmq';
-import { routeEvent } from '../src/domain/event-routing.js';
-import type { Clock } from '../src/domain/projection.js';
-import type { EventLedger } from '../src/store/event-ledger.js';
-import { readExpirySignal } from '../src/domain/expiry-signals.js';
-import { digestEvent, type EventDigest } from '../src/domain/event-digest.js';
-import type { StripeEventLike } from '../src/domain/stripe-shapes.js';
-import { JOB, PRIORITY, syncJobOptions, type Queues, type StripeEventJobData } from '../src/queues.js';
+import { routeEvent } from '../../src/domain/event-routing.js';
+import type { EventLedger } from '../../src/store/event-ledger.js';
+import { readExpirySignal } from '../../src/domain/expiry-signals.js';
+import { digestEvent, type EventDigest } from '../../src/domain/event-digest.js';
+import type { StripeEventLike } from '../../src/domain/stripe-shapes.js';
+import type { Producers, StripeEventJobData } from '../../src/queues.js';
 
 export interface StripeEventProcessorDeps {
-  ledger: EventLedger;
-  queues: Pick<Queues, 'customerSync'>;
-  clock: Clock;
-  debounceMs: number;
-  /** Where card signals (expired_card declines, expiring sources, paid invoices) go; none without issue 3's workers. */
-  expirySignals?: Queues['cardExpiry'];
+  ledger: Pick<EventLedger, 'count'>;
+  /** The refresh the event asks for, and a card signal (expired_card decline, expiring source, paid invoice). */
+  producers: Pick<Producers, 'refresh' | 'expirySignal'>;
 }
 
 export type StripeEventResult =
@@ -47,20 +43,9 @@ export function createStripeEventProcessor(deps: StripeEventProcessorDeps) {
       await deps.ledger.count(event.type, routing.kind);
       return { outcome: routing.kind };
     }
-    const priority = routing.urgency === 'access' ? PRIORITY.accessChanging : PRIORITY.routine;
-    await deps.queues.customerSync.add(
-      JOB.syncCustomer,
-      { customerId: routing.customerId, reason: event.type, eventId: event.id, requestedAt: deps.clock.now() },
-      syncJobOptions(routing.customerId, priority, deps.debounceMs),
-    );
-    const signal = deps.expirySignals ? readExpirySignal(event) : null;
-    if (signal !== null && deps.expirySignals) {
-      await deps.expirySignals.add(
-        JOB.expirySignal,
-        { signal, eventId: event.id },
-        { jobId: `signal-${event.id}`, attempts: 8, backoff: { type: 'exponential', delay: 2000 }, removeOnComplete: { age: 86_400 }, removeOnFail: { age: 30 * 86_400 } },
-      );
-    }
+    await deps.producers.refresh(routing.customerId, event.type, routing.urgency, event.id);
+    const signal = readExpirySignal(event);
+    if (signal !== null) await deps.producers.expirySignal(signal, event.id);
     await deps.ledger.count(event.type, 'applied');
     return { outcome: 'sync_requested', customerId: routing.customerId };
   };

@@ -10,14 +10,14 @@ import type { StripeCustomerLike, StripeEventLike, StripeSubscriptionLike } from
 
 export const STRIPE_PAGE_SIZE = 100;
 
-export interface StripeListSource {
+export interface StripeLists {
   customers(startingAfter: string | null): AsyncIterable<StripeCustomerLike>;
   subscriptions(startingAfter: string | null): AsyncIterable<StripeSubscriptionLike>;
   /** Events created at or after `sinceSeconds`, newest first. */
   events(sinceSeconds: number): AsyncIterable<StripeEventLike>;
 }
 
-export function createStripeListSource(stripe: Stripe): StripeListSource {
+export function createStripeLists(stripe: Stripe): StripeLists {
   const after = (cursor: string | null) => (cursor ? { starting_after: cursor } : {});
   return {
     customers(startingAfter) {

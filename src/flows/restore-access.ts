@@ -6,7 +6,7 @@
 import type { ReturnThrottle } from '../store/billing-link-throttle.js';
 import type { SubscriberStore } from '../store/subscriber-store.js';
 import type { SyncCustomer } from '../sync/customer-sync.js';
-import type { CardRecovery } from './card-recovery.js';
+import type { CardRecovery } from '../billing/card-recovery.js';
 
 export type RestoreAccess = (customerId: string) => Promise<void>;
 

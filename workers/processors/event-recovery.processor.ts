@@ -3,11 +3,11 @@
  * enqueues the ones the ledger has not seen. A Stripe failure throws; the next attempt or run lists again.
  */
 import { UnrecoverableError, type Job } from 'bullmq';
-import type { RecoverEvents, RecoveryResult } from '../src/recovery/event-recovery.js';
-import { isStripePermanent } from '../src/adapters/stripe-gateway.js';
-import type { RecoverEventsJobData } from '../src/queues.js';
+import type { RecoverEvents, RecoveryResult } from '../../src/operations/event-recovery.js';
+import { isStripePermanent } from '../../src/adapters/stripe-gateway.js';
+import type { RecoverEventsJobData } from '../../src/queues.js';
 
-export function createRecoveryProcessor(deps: { recoverEvents: RecoverEvents }) {
+export function createEventRecoveryProcessor(deps: { recoverEvents: RecoverEvents }) {
   return async function processRecovery(_job: Job<RecoverEventsJobData>): Promise<RecoveryResult> {
     try {
       return await deps.recoverEvents();

@@ -3,8 +3,8 @@
  * reason (already recorded in the notice ledger); any other error is retried with backoff by BullMQ.
  */
 import { UnrecoverableError, type Job } from 'bullmq';
-import { PermanentNoticeError, type NoticeOutcome, type NoticeSender } from '../src/notices/notice-sender.js';
-import type { NoticeJobData } from '../src/queues.js';
+import { PermanentNoticeError, type NoticeOutcome, type NoticeSender } from '../../src/notices/notice-sender.js';
+import type { NoticeJobData } from '../../src/queues.js';
 
 export function createNoticeProcessor(deps: { sender: NoticeSender }) {
   return async function processNotice(job: Job<NoticeJobData>): Promise<NoticeOutcome> {

@@ -4,8 +4,9 @@
  * instant (another host's clock ran ahead) is put back among the delayed jobs, without spending an attempt.
  */
 import { DelayedError, type Job } from 'bullmq';
-import type { CardExpiryService, ExpiryJobResult } from '../src/expiry/card-expiry-service.js';
-import type { ExpirySweep } from '../src/expiry/expiry-sweep.js';
+import type { Clock } from '../../src/domain/projection.js';
+import type { CardExpiryService, ExpiryJobResult } from '../../src/expiry/card-expiry-service.js';
+import type { ExpirySweep } from '../../src/expiry/expiry-sweep.js';
 import {
   JOB,
   type CardExpiryJobData,
@@ -13,9 +14,14 @@ import {
   type CardJobData,
   type ExpirySignalJobData,
   type PastDueGraceEndJobData,
-} from '../src/queues.js';
+} from '../../src/queues.js';
 
 export interface CardExpiryProcessorDeps {
+  /**
+   * Wall time, as BullMQ schedules delayed jobs by it: an early job goes back among them at this clock's
+   * now plus the wait (the service decides the wait on the policy's clock).
+   */
+  queueClock: Clock;
   service: CardExpiryService;
   sweep: ExpirySweep;
 }
@@ -41,7 +47,7 @@ export function createCardExpiryProcessor(deps: CardExpiryProcessorDeps) {
   ): Promise<ExpiryJobResult> {
     const result: ExpiryJobResult = await handlers[job.name](job.data);
     if (result.retryInMs !== undefined && token !== undefined) {
-      await job.moveToDelayed(Date.now() + Math.max(MIN_REDELAY_MS, result.retryInMs), token);
+      await job.moveToDelayed(deps.queueClock.now() + Math.max(MIN_REDELAY_MS, result.retryInMs), token);
       throw new DelayedError();
     }
     return result;

@@ -1,7 +1,7 @@
 /**
- * Owns `<prefix>:backfill:run` (the checkpoint of the current or last resync: phase, cursor, counters) and
- * `<prefix>:backfill:subs:<run id>` (the subscriptions staged by the first pass, one hash field per
- * customer) and `<prefix>:backfill:lease` (which run may work now). The checkpoint moves only after a page is durably handled, so a resync that dies resumes
+ * Owns `<prefix>:resync:run` (the checkpoint of the current or last resync: phase, cursor, counters) and
+ * `<prefix>:resync:subs:<run id>` (the subscriptions staged by the first pass, one hash field per
+ * customer) and `<prefix>:resync:lease` (which run may work now). The checkpoint moves only after a page is durably handled, so a resync that dies resumes
  * from its last page; staging is keyed by subscription id, so re-staging a page after a crash is harmless.
  */
 import type { Redis } from 'ioredis';
@@ -9,9 +9,9 @@ import type { Redis } from 'ioredis';
 /** Staged data expires on its own if a run is abandoned and never finishes. */
 const STAGING_TTL_SECONDS = 7 * 24 * 60 * 60;
 
-export type BackfillPhase = 'subscriptions' | 'customers' | 'done';
+export type ResyncPhase = 'subscriptions' | 'customers' | 'done';
 
-export interface BackfillCounters {
+export interface ResyncCounters {
   subscriptions: number;
   customers: number;
   written: number;
@@ -21,9 +21,9 @@ export interface BackfillCounters {
   rate_limited: number;
 }
 
-export interface BackfillCheckpoint extends BackfillCounters {
+export interface ResyncCheckpoint extends ResyncCounters {
   run_id: string;
-  phase: BackfillPhase;
+  phase: ResyncPhase;
   /** Id of the last object of the last finished page of the current phase; null at its start. */
   cursor: string | null;
   /** ms; when the run began. */
@@ -35,9 +35,9 @@ export interface BackfillCheckpoint extends BackfillCounters {
   resumes: number;
 }
 
-export interface BackfillStore {
-  current(): Promise<BackfillCheckpoint | null>;
-  save(checkpoint: BackfillCheckpoint): Promise<void>;
+export interface ResyncStore {
+  current(): Promise<ResyncCheckpoint | null>;
+  save(checkpoint: ResyncCheckpoint): Promise<void>;
   /** Merges staged subscriptions (JSON by subscription id) into each customer's field. */
   stage(runId: string, byCustomer: ReadonlyMap<string, ReadonlyMap<string, string>>): Promise<void>;
   /** The staged subscriptions (JSON strings) of each given customer; absent customers map to []. */
@@ -62,15 +62,15 @@ return 1
 `;
 
 interface ScriptedRedis extends Redis {
-  subgateBackfillLease(key: string, owner: string, ttlMs: string): Promise<number>;
+  subgateResyncLease(key: string, owner: string, ttlMs: string): Promise<number>;
 }
 
-export function createBackfillStore(deps: { redis: Redis; prefix: string }): BackfillStore {
+export function createResyncStore(deps: { redis: Redis; prefix: string }): ResyncStore {
   const redis = deps.redis as ScriptedRedis;
-  if (typeof redis.subgateBackfillLease !== 'function') redis.defineCommand('subgateBackfillLease', { numberOfKeys: 1, lua: LEASE_SCRIPT });
-  const runKey = `${deps.prefix}:backfill:run`;
-  const leaseKey = `${deps.prefix}:backfill:lease`;
-  const stagingKey = (runId: string) => `${deps.prefix}:backfill:subs:${runId}`;
+  if (typeof redis.subgateResyncLease !== 'function') redis.defineCommand('subgateResyncLease', { numberOfKeys: 1, lua: LEASE_SCRIPT });
+  const runKey = `${deps.prefix}:resync:run`;
+  const leaseKey = `${deps.prefix}:resync:lease`;
+  const stagingKey = (runId: string) => `${deps.prefix}:resync:subs:${runId}`;
 
   async function readStaged(runId: string, customerIds: readonly string[]): Promise<Map<string, Record<string, string>>> {
     const out = new Map<string, Record<string, string>>();
@@ -86,7 +86,7 @@ export function createBackfillStore(deps: { redis: Redis; prefix: string }): Bac
   return {
     async current() {
       const raw = await deps.redis.get(runKey);
-      return raw ? (JSON.parse(raw) as BackfillCheckpoint) : null;
+      return raw ? (JSON.parse(raw) as ResyncCheckpoint) : null;
     },
     async save(checkpoint) {
       await deps.redis.set(runKey, JSON.stringify(checkpoint));
@@ -113,10 +113,10 @@ export function createBackfillStore(deps: { redis: Redis; prefix: string }): Bac
       return (await deps.redis.set(leaseKey, owner, 'PX', ttlMs, 'NX')) === 'OK';
     },
     async renewLease(owner, ttlMs) {
-      return (await redis.subgateBackfillLease(leaseKey, owner, String(ttlMs))) === 1;
+      return (await redis.subgateResyncLease(leaseKey, owner, String(ttlMs))) === 1;
     },
     async releaseLease(owner) {
-      await redis.subgateBackfillLease(leaseKey, owner, '');
+      await redis.subgateResyncLease(leaseKey, owner, '');
     },
   };
 }

@@ -6,17 +6,17 @@
  */
 import type { Logger } from '../logger.js';
 import type { Clock } from '../domain/projection.js';
-import type { StripeListSource } from '../adapters/stripe-backfill.js';
-import type { RecoveryStore } from '../store/recovery-store.js';
+import type { StripeLists } from '../adapters/stripe-lists.js';
+import type { EventRecoveryStore } from '../store/event-recovery-store.js';
 import type { AcceptEvent } from '../sync/accept-event.js';
 
 /** Stripe keeps events 30 days; asking for older ones is pointless. */
 const STRIPE_EVENT_RETENTION_S = 30 * 24 * 60 * 60;
 
 export interface EventRecoveryDeps {
-  source: Pick<StripeListSource, 'events'>;
+  source: Pick<StripeLists, 'events'>;
   acceptEvent: AcceptEvent;
-  checkpoints: RecoveryStore;
+  checkpoints: EventRecoveryStore;
   clock: Clock;
   logger: Logger;
   /** How far back the first run looks, in seconds (default 3 days). */

@@ -1,28 +1,27 @@
 /**
  * A resync wired from a harness's parts, as the worker process wires it: the real SDK on the Stripe
- * double, the subscriber store, a checkpoint store under the harness's prefix, and (when the harness has
- * card expiry) the same afterWrite hook syncCustomer uses. Backoff sleeps are shortened, not skipped.
+ * double, the worker side's snapshot writer (with its after-write hook, as every refresh writes), and a
+ * checkpoint store under the harness's prefix. Backoff sleeps are shortened, not skipped.
  */
-import { createBackfillRunner, type BackfillDeps, type RunBackfill } from '../../src/backfill/backfill-runner.js';
-import { createStripeListSource } from '../../src/adapters/stripe-backfill.js';
-import { createBackfillStore, type BackfillStore } from '../../src/store/backfill-store.js';
+import { createResyncRunner, type ResyncDeps, type RunResync } from '../../src/operations/resync-runner.js';
+import { createStripeLists } from '../../src/adapters/stripe-lists.js';
+import { createResyncStore, type ResyncStore } from '../../src/store/resync-store.js';
 import { createSilentLogger } from '../../src/logger.js';
-import { createSubscriberStore } from '../../src/store/subscriber-store.js';
 import type { Harness } from './harness.js';
 import { seedReader } from './readers.js';
 
-export function createTestBackfill(h: Harness, overrides: Partial<BackfillDeps> = {}): { run: RunBackfill; checkpoints: BackfillStore } {
-  const checkpoints = createBackfillStore({ redis: h.workerRedis, prefix: h.prefix });
-  const run = createBackfillRunner({
-    source: createStripeListSource(h.stripeClient),
-    store: createSubscriberStore({ redis: h.workerRedis, prefix: h.prefix }),
+export function createTestResync(h: Harness, overrides: Partial<ResyncDeps> = {}): { run: RunResync; checkpoints: ResyncStore } {
+  const checkpoints = createResyncStore({ redis: h.workerRedis, prefix: h.prefix });
+  const run = createResyncRunner({
+    source: createStripeLists(h.worker.stripe),
+    store: h.worker.store,
+    writeSnapshot: h.worker.writeSnapshot,
     checkpoints,
     clock: h.clock,
     logger: createSilentLogger(),
     userIdMetadataKey: 'user_id',
     requestsPerSecond: 10_000,
     retry: { attempts: 4, baseDelayMs: 5, maxDelayMs: 50 },
-    ...(h.expiry ? { afterWrite: h.expiry.afterWrite } : {}),
     ...overrides,
   });
   return { run, checkpoints };

@@ -6,13 +6,16 @@
  * so BullMQ retries with backoff.
  */
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
-import type { SyncCustomer } from '../src/sync/customer-sync.js';
-import type { SyncCustomerJobData, SyncCustomerResult } from '../src/queues.js';
-import { isStripePermanent, isStripeRateLimited, stripeRetryAfterMs } from '../src/adapters/stripe-gateway.js';
-import { isStripeBudgetExhausted } from '../src/adapters/stripe-http-client.js';
+import type { Clock } from '../../src/domain/projection.js';
+import type { SyncCustomer } from '../../src/sync/customer-sync.js';
+import type { SyncCustomerJobData, SyncCustomerResult } from '../../src/queues.js';
+import { isStripePermanent, isStripeRateLimited, stripeRetryAfterMs } from '../../src/adapters/stripe-gateway.js';
+import { isStripeBudgetExhausted } from '../../src/adapters/stripe-http-client.js';
 
 export interface CustomerSyncProcessorDeps {
   syncCustomer: SyncCustomer;
+  /** Wall time, as BullMQ schedules delayed jobs by it. */
+  queueClock: Clock;
   /** The first wait after a rate refusal that names none; it doubles with each refusal of the same job. */
   rateLimitBackoffMs: number;
   /** [0, 1), for the jitter. */
@@ -37,7 +40,7 @@ export function createCustomerSyncProcessor(deps: CustomerSyncProcessorDeps) {
       return { customerId, outcome };
     } catch (err) {
       if ((isStripeRateLimited(err) || isStripeBudgetExhausted(err)) && token !== undefined) {
-        await job.moveToDelayed(Date.now() + rateLimitDelayMs(err, rateLimitRefusals(job), deps.rateLimitBackoffMs, random), token);
+        await job.moveToDelayed(deps.queueClock.now() + rateLimitDelayMs(err, rateLimitRefusals(job), deps.rateLimitBackoffMs, random), token);
         throw new DelayedError();
       }
       if (isStripePermanent(err)) {

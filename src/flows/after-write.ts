@@ -1,23 +1,22 @@
 /**
- * What follows a projection write: plan the card-expiry jobs of the cards now billing the customer, make
- * a newly arrived default card count (when recovery is wired here: the worker side), and publish the
- * entitlement if it changed. Plugged into syncCustomer as its afterWrite hook.
+ * What follows a projection write that won, across three services: plan the card-expiry jobs of the cards
+ * now billing the customer (expiry), make a newly arrived default card count (billing; where recovery is
+ * wired here), and publish the entitlement if it changed (sync's watch). It sits above all three, and the
+ * snapshot writer (sync/snapshot-writer.ts) runs it.
  */
-import type { CustomerProjection } from '../domain/projection.js';
 import { newCardArrived } from '../domain/card-update.js';
+import type { Producers } from '../queues.js';
 import type { ExpiryScheduler } from '../expiry/expiry-scheduler.js';
 import type { CardRecovery } from '../billing/card-recovery.js';
-import type { EntitlementWatch } from './entitlement-watch.js';
-import type { RequestSync } from './sync-requests.js';
+import type { EntitlementWatch } from '../sync/entitlement-watch.js';
+import type { AfterWrite } from '../sync/snapshot-writer.js';
 
-export type AfterWrite = (written: { next: CustomerProjection; previous: CustomerProjection | null }) => Promise<void>;
-
-export function createAfterSync(deps: {
-  scheduler: ExpiryScheduler;
+export function createAfterWrite(deps: {
+  scheduler: Pick<ExpiryScheduler, 'scheduleFor'>;
   watch: EntitlementWatch;
   /** Null where the caller runs recovery itself (the update-card return). */
   recovery: CardRecovery | null;
-  requestSync: RequestSync;
+  producers: Pick<Producers, 'refresh'>;
 }): AfterWrite {
   return async ({ next, previous }) => {
     // A fresh Stripe read carries no marks; the stored ones say which cards are flagged or proven already.
@@ -25,7 +24,7 @@ export function createAfterSync(deps: {
     await deps.scheduler.scheduleFor(marks ? { ...next, expiry_marks: marks } : next);
     if (deps.recovery && newCardArrived(previous, next)) {
       const recovered = await deps.recovery.applyNewCard(next);
-      if (recovered.changed) await deps.requestSync(next.customer, 'new-card-recovery');
+      if (recovered.changed) await deps.producers.refresh(next.customer, 'new-card-recovery', 'access');
     }
     await deps.watch.refresh(next.customer);
   };

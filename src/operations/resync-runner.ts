@@ -2,7 +2,7 @@
  * The resync: rebuilds every projection from Stripe in two passes over Stripe's list streams, with no
  * per-customer request. Pass one stages every subscription (digested) by customer; pass two walks the
  * customers a page at a time and writes each projection through the same guarded writer as syncCustomer
- * (projectCustomer + store.write + its afterWrite hook), so cards get the same schedule and flags.
+ * (projectCustomer + writeSnapshot, with its after-write hook), so cards get the same schedule and flags.
  *
  * Every projection of a run carries the instant pass one began: the oldest read it is made of. A webhook
  * refresh that read Stripe after that instant wins over it, so a resync racing live traffic never rolls
@@ -18,39 +18,39 @@ import type { StripeCustomerLike, StripeSubscriptionLike } from '../domain/strip
 import { projectCustomer } from '../domain/stripe-projection.js';
 import { digestSubscription, subscriptionCustomerId } from '../domain/subscription-digest.js';
 import type { SubscriberStore } from '../store/subscriber-store.js';
-import type { BackfillCheckpoint, BackfillStore } from '../store/backfill-store.js';
-import { STRIPE_PAGE_SIZE, isStripeTransient, type StripeListSource } from '../adapters/stripe-backfill.js';
-import type { AfterWrite } from '../sync/after-sync.js';
+import type { ResyncCheckpoint, ResyncStore } from '../store/resync-store.js';
+import { STRIPE_PAGE_SIZE, isStripeTransient, type StripeLists } from '../adapters/stripe-lists.js';
+import type { WriteSnapshot } from '../sync/snapshot-writer.js';
 
-export interface BackfillRetry {
+export interface ResyncRetry {
   /** Consecutive transient failures tolerated before the run stops (it can be resumed). */
   attempts: number;
   baseDelayMs: number;
   maxDelayMs: number;
 }
 
-export interface BackfillDeps {
-  source: Pick<StripeListSource, 'customers' | 'subscriptions'>;
-  store: SubscriberStore;
-  checkpoints: BackfillStore;
+export interface ResyncDeps {
+  source: Pick<StripeLists, 'customers' | 'subscriptions'>;
+  store: Pick<SubscriberStore, 'readMany'>;
+  /** The guarded write and its after-write hook, as every refresh writes. */
+  writeSnapshot: WriteSnapshot;
+  checkpoints: ResyncStore;
   clock: Clock;
   logger: Logger;
   userIdMetadataKey: string;
-  /** syncCustomer's hook: plans card-expiry jobs and publishes entitlement changes after a write that won. */
-  afterWrite?: AfterWrite;
   /** Stripe list requests per second (one per page of 100). */
   requestsPerSecond: number;
   /** Customers of a page written at once. */
   concurrency?: number;
-  retry?: BackfillRetry;
+  retry?: ResyncRetry;
   sleep?: (ms: number) => Promise<void>;
 }
 
-export interface BackfillOptions {
+export interface ResyncOptions {
   /** Start over even if an unfinished run exists. */
   fresh?: boolean;
   /** Called after every page with the saved checkpoint (progress bars, BullMQ job progress). */
-  onProgress?: (checkpoint: Readonly<BackfillCheckpoint>) => void | Promise<void>;
+  onProgress?: (checkpoint: Readonly<ResyncCheckpoint>) => void | Promise<void>;
   /** Checked between pages; an aborted run keeps its checkpoint and can be resumed. */
   signal?: AbortSignal;
   /**
@@ -60,15 +60,15 @@ export interface BackfillOptions {
   requestedAt?: number;
 }
 
-export interface BackfillSummary extends BackfillCheckpoint {
+export interface ResyncSummary extends ResyncCheckpoint {
   resumed: boolean;
   /** Wall-clock ms this call ran (not the whole run when it was resumed). */
   elapsed_ms: number;
 }
 
-export type RunBackfill = (options?: BackfillOptions) => Promise<BackfillSummary>;
+export type RunResync = (options?: ResyncOptions) => Promise<ResyncSummary>;
 
-const DEFAULT_RETRY: BackfillRetry = { attempts: 8, baseDelayMs: 1000, maxDelayMs: 30_000 };
+const DEFAULT_RETRY: ResyncRetry = { attempts: 8, baseDelayMs: 1000, maxDelayMs: 30_000 };
 
 /** Another process is running a resync right now; try again once it is done. */
 export class ResyncBusyError extends Error {
@@ -89,21 +89,21 @@ export class ResyncLeaseLostError extends Error {
 /** How long a resync's lease lasts without renewal; renewed every quarter of it and before every page. */
 const LEASE_MS = 60_000;
 
-export class BackfillStoppedError extends Error {
-  constructor(readonly checkpoint: BackfillCheckpoint) {
+export class ResyncStoppedError extends Error {
+  constructor(readonly checkpoint: ResyncCheckpoint) {
     super(`resync stopped in phase ${checkpoint.phase} after ${checkpoint.cursor ?? 'its start'}; it resumes from there`);
-    this.name = 'BackfillStoppedError';
+    this.name = 'ResyncStoppedError';
   }
 }
 
-export function createBackfillRunner(deps: BackfillDeps): RunBackfill {
-  const log = deps.logger.child({ component: 'backfill' });
+export function createResyncRunner(deps: ResyncDeps): RunResync {
+  const log = deps.logger.child({ component: 'resync' });
   const retry = deps.retry ?? DEFAULT_RETRY;
   const sleep = deps.sleep ?? ((ms: number) => delay(ms));
   const concurrency = Math.max(1, deps.concurrency ?? 16);
   const pageIntervalMs = 1000 / Math.max(0.001, deps.requestsPerSecond);
 
-  return async function runBackfill(options = {}) {
+  return async function runResync(options = {}) {
     const owner = randomUUID();
     if (!(await deps.checkpoints.acquireLease(owner, LEASE_MS))) throw new ResyncBusyError();
     let leaseLost = false;
@@ -126,7 +126,7 @@ export function createBackfillRunner(deps: BackfillDeps): RunBackfill {
     }
   };
 
-  async function runLeased(options: BackfillOptions, holdLease: () => Promise<void>): Promise<BackfillSummary> {
+  async function runLeased(options: ResyncOptions, holdLease: () => Promise<void>): Promise<ResyncSummary> {
     const started = performance.now();
     const existing = await deps.checkpoints.current();
     if (existing?.phase === 'done' && options.requestedAt !== undefined && existing.started_at >= options.requestedAt && !options.fresh) {
@@ -175,7 +175,7 @@ export function createBackfillRunner(deps: BackfillDeps): RunBackfill {
       cp.cursor = page[page.length - 1]!.id;
       await deps.checkpoints.save(cp);
       await options.onProgress?.(cp);
-      if (options.signal?.aborted) throw new BackfillStoppedError({ ...cp });
+      if (options.signal?.aborted) throw new ResyncStoppedError({ ...cp });
     }
 
     async function pace() {
@@ -225,16 +225,14 @@ export function createBackfillRunner(deps: BackfillDeps): RunBackfill {
         const previous: CustomerProjection | null = previousOf.get(customer.id) ?? null;
         const subscriptions = (staged.get(customer.id) ?? []).map((json) => JSON.parse(json) as StripeSubscriptionLike);
         const next = projectCustomer({ customer, subscriptions, readAt: cp.read_at, userIdMetadataKey: deps.userIdMetadataKey, previous });
-        const result = await deps.store.write(next);
-        if (result === 'written') await deps.afterWrite?.({ next, previous });
-        return result;
+        return deps.writeSnapshot(next, previous);
       });
       cp.customers += page.length;
       for (const result of results) cp[result] += 1;
     }
   }
 
-  async function openRun(fresh: boolean): Promise<{ checkpoint: BackfillCheckpoint; resumed: boolean }> {
+  async function openRun(fresh: boolean): Promise<{ checkpoint: ResyncCheckpoint; resumed: boolean }> {
     const existing = await deps.checkpoints.current();
     if (existing && existing.phase !== 'done' && !fresh) {
       existing.resumes += 1;
@@ -243,7 +241,7 @@ export function createBackfillRunner(deps: BackfillDeps): RunBackfill {
     }
     if (existing && existing.phase !== 'done') await deps.checkpoints.dropStaging(existing.run_id);
     const now = deps.clock.now();
-    const checkpoint: BackfillCheckpoint = {
+    const checkpoint: ResyncCheckpoint = {
       run_id: randomUUID().replaceAll('-', ''),
       phase: 'subscriptions',
       cursor: null,

@@ -4,7 +4,7 @@
  */
 import type { Redis } from 'ioredis';
 
-export interface RecoveryCheckpoint {
+export interface EventRecoveryCheckpoint {
   /** Stripe seconds; the newest event seen by any run. */
   newest_created: number;
   /** ms */
@@ -13,17 +13,17 @@ export interface RecoveryCheckpoint {
   last_recovered: number;
 }
 
-export interface RecoveryStore {
-  get(): Promise<RecoveryCheckpoint | null>;
-  save(checkpoint: RecoveryCheckpoint): Promise<void>;
+export interface EventRecoveryStore {
+  get(): Promise<EventRecoveryCheckpoint | null>;
+  save(checkpoint: EventRecoveryCheckpoint): Promise<void>;
 }
 
-export function createRecoveryStore(deps: { redis: Redis; prefix: string }): RecoveryStore {
+export function createEventRecoveryStore(deps: { redis: Redis; prefix: string }): EventRecoveryStore {
   const key = `${deps.prefix}:recovery:events`;
   return {
     async get() {
       const raw = await deps.redis.get(key);
-      return raw ? (JSON.parse(raw) as RecoveryCheckpoint) : null;
+      return raw ? (JSON.parse(raw) as EventRecoveryCheckpoint) : null;
     },
     async save(checkpoint) {
       await deps.redis.set(key, JSON.stringify(checkpoint));

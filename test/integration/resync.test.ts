@@ -1,11 +1,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHarness, type Harness } from '../support/harness.js';
-import { createTestBackfill, seedMany } from '../support/backfill.js';
+import { createTestResync, seedMany } from '../support/resync.js';
 import { seedReader } from '../support/readers.js';
 import { seedSubscriber, expiryJobs, settleExpiry } from '../support/card-scenarios.js';
 import { waitFor } from '../support/redis.js';
-import { BackfillStoppedError, ResyncBusyError, ResyncLeaseLostError } from '../../src/backfill/backfill-runner.js';
+import { ResyncStoppedError, ResyncBusyError, ResyncLeaseLostError } from '../../src/operations/resync-runner.js';
 
 const START = Date.UTC(2026, 10, 27, 12, 0, 0);
 const customersList = (r: { method: string; path: string }) => r.method === 'GET' && r.path === '/v1/customers';
@@ -16,7 +16,7 @@ describe('resync from Stripe', () => {
   const sec = () => Math.floor(h.clock.now() / 1000);
 
   before(async () => {
-    h = await createHarness({ label: 'backfill', clockStart: START, workers: false });
+    h = await createHarness({ label: 'resync', clockStart: START, workers: false });
   });
   after(async () => {
     await h.close();
@@ -27,7 +27,7 @@ describe('resync from Stripe', () => {
     h.stripe.failNext(3, { status: 429, match: customersList });
     h.stripe.failNext(2, { status: 429, match: subscriptionsList });
     h.stripe.resetRequests();
-    const { run } = createTestBackfill(h);
+    const { run } = createTestResync(h);
 
     const summary = await run();
 
@@ -45,7 +45,7 @@ describe('resync from Stripe', () => {
     assert.equal((await h.entitlement({ customer: ids[1]! })).body.status, 'active');
     assert.equal((await h.entitlement({ customer: ids[0]! })).body.status, 'none');
     assert.deepEqual((await h.entitlement({ user: 'bulk-1' })).body.card, { brand: 'visa', last4: '4242', exp_month: 12, exp_year: 2030, expired: false });
-    t.diagnostic(`backfill rate: ${Math.round(3000 / (summary.elapsed_ms / 1000))} customers/s (${Math.round(summary.elapsed_ms)} ms for 3000)`);
+    t.diagnostic(`resync rate: ${Math.round(3000 / (summary.elapsed_ms / 1000))} customers/s (${Math.round(summary.elapsed_ms)} ms for 3000)`);
   });
 
   test('a resync that dies halfway resumes at its last page and handles no page twice', async () => {
@@ -54,7 +54,7 @@ describe('resync from Stripe', () => {
     let customerPages = 0;
     // Stripe fails every customers page after the fifth, more often than the run will retry: it stops.
     h.stripe.failNext(1000, { status: 500, match: (r) => customersList(r) && ++customerPages > 5 });
-    const { run, checkpoints } = createTestBackfill(h, { retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 5 } });
+    const { run, checkpoints } = createTestResync(h, { retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 5 } });
 
     await assert.rejects(run({ fresh: true }), (err: Error & { statusCode?: number }) => err.statusCode === 500);
     const stopped = await checkpoints.current();
@@ -79,7 +79,7 @@ describe('resync from Stripe', () => {
     h.stripe.reset();
     const racing = seedReader(h.stripe, { nowSeconds: sec() });
     const untouched = seedReader(h.stripe, { nowSeconds: sec() });
-    const { run } = createTestBackfill(h);
+    const { run } = createTestResync(h);
     const workers = h.startWorkers();
     try {
       const summary = await run({
@@ -110,7 +110,7 @@ describe('resync and card expiry', () => {
   let h: Harness;
 
   before(async () => {
-    h = await createHarness({ label: 'backfill-expiry', clockStart: START, cardExpiry: {} });
+    h = await createHarness({ label: 'resync-expiry', clockStart: START, cardExpiry: {} });
   });
   after(async () => {
     await h.close();
@@ -120,7 +120,7 @@ describe('resync and card expiry', () => {
     // November 2026 is the clock's month: a card printed 10/2026 has expired, one printed 12/2026 expires soon.
     const expired = await seedSubscriber(h, { exp_month: 10, exp_year: 2026, sync: false });
     const expiring = await seedSubscriber(h, { exp_month: 12, exp_year: 2026, sync: false });
-    const { run } = createTestBackfill(h);
+    const { run } = createTestResync(h);
 
     const summary = await run({ fresh: true });
     await settleExpiry(h);
@@ -141,14 +141,14 @@ describe('resync and card expiry', () => {
 });
 
 test('an aborted resync stops between pages with its checkpoint saved', async () => {
-  const h = await createHarness({ label: 'backfill-abort', clockStart: START, workers: false });
+  const h = await createHarness({ label: 'resync-abort', clockStart: START, workers: false });
   try {
     seedMany(h, 250, { nowSeconds: Math.floor(START / 1000) });
     const controller = new AbortController();
-    const { run, checkpoints } = createTestBackfill(h);
+    const { run, checkpoints } = createTestResync(h);
     await assert.rejects(
       run({ onProgress: (cp) => void (cp.phase === 'customers' && cp.customers === 100 && controller.abort()), signal: controller.signal }),
-      BackfillStoppedError,
+      ResyncStoppedError,
     );
     assert.deepEqual([(await checkpoints.current())?.phase, (await checkpoints.current())?.customers], ['customers', 100]);
     const summary = await run();
@@ -161,7 +161,7 @@ test('an aborted resync stops between pages with its checkpoint saved', async ()
 describe('one resync at a time', () => {
   let h: Harness;
   before(async () => {
-    h = await createHarness({ label: 'backfill-lease', clockStart: START, workers: false });
+    h = await createHarness({ label: 'resync-lease', clockStart: START, workers: false });
   });
   after(async () => {
     await h.close();
@@ -169,7 +169,7 @@ describe('one resync at a time', () => {
 
   test('a second resync started while one runs is refused as busy, and the first completes whole', async () => {
     const ids = seedMany(h, 300, { nowSeconds: Math.floor(START / 1000) });
-    const { run } = createTestBackfill(h);
+    const { run } = createTestResync(h);
     let second: Promise<unknown> | null = null;
     const first = run({
       fresh: true,
@@ -186,14 +186,14 @@ describe('one resync at a time', () => {
 
   test('a run whose lease was taken over stops before it writes another page', async () => {
     seedMany(h, 300, { nowSeconds: Math.floor(START / 1000) });
-    const { run, checkpoints } = createTestBackfill(h);
+    const { run, checkpoints } = createTestResync(h);
     await assert.rejects(
       run({
         fresh: true,
         // As if this process stalled past its lease and another run took it.
         onProgress: async (cp) => {
           if (cp.phase === 'customers' && cp.customers === 100) {
-            await h.workerRedis.del(`${h.prefix}:backfill:lease`);
+            await h.workerRedis.del(`${h.prefix}:resync:lease`);
             assert.equal(await checkpoints.acquireLease('rival', 60_000), true);
           }
         },
@@ -206,7 +206,7 @@ describe('one resync at a time', () => {
 
   test('a resync asked for before a run that has since finished is answered by that run', async () => {
     seedMany(h, 50, { nowSeconds: Math.floor(START / 1000) });
-    const { run } = createTestBackfill(h);
+    const { run } = createTestResync(h);
     const requestedAt = h.clock.now();
     const done = await run({ fresh: true });
     h.stripe.resetRequests();
