@@ -62,20 +62,22 @@ describe('card expiry signals from events', () => {
     assert.deepEqual(mailsTo(sink, sub.email).map((m) => m.subject), ['Your card ending in 0069 has expired']);
   });
 
-  test('invoice.payment_failed: the decline code is looked up on its charge; expired_card flags, another code sends payment_failed once', async () => {
+  test('invoice.payment_failed (2020-08-27): the decline code is looked up on the charge it names; expired_card flags, another code sends payment_failed once', async () => {
     const expired = await seedSubscriber(h, { exp_month: 11, exp_year: 2029 });
     const declined = await seedSubscriber(h, { exp_month: 11, exp_year: 2029 });
     await settleExpiry(h);
 
     const failing = (sub: typeof expired, failureCode: string, reason: string) => {
-      const invoice = h.stripe.putInvoice(invoiceFixture({ shape: 'legacy', customer: sub.customerId, subscription: sub.subscriptionId, status: 'open' }));
+      const invoice = h.stripe.putInvoice(invoiceFixture({ customer: sub.customerId, subscription: sub.subscriptionId, status: 'open', attempt_count: 1 }));
       const charge = h.stripe.putCharge(
-        failedChargeFixture({ customer: sub.customerId, paymentMethod: sub.pmId, failureCode, reason, invoice: invoice.id, card: { brand: 'visa', last4: '4242', exp_month: 11, exp_year: 2029 } }),
+        failedChargeFixture({ customer: sub.customerId, paymentMethod: sub.pmId, failureCode, reason, card: { brand: 'visa', last4: '4242', exp_month: 11, exp_year: 2029 } }),
       );
+      // A 2020-08-27 endpoint gets the invoice with its charge's id on it.
       return h.stripe.makeEvent('invoice.payment_failed', { ...invoice, charge: charge.id }, { api_version: LEGACY_API_VERSION });
     };
     await deliverOk(failing(expired, 'expired_card', 'expired_card'));
     const generic = failing(declined, 'card_declined', 'insufficient_funds');
+    assert.equal(typeof generic.data.object.charge, 'string');
     await deliverOk(generic);
     await deliverOk(h.stripe.makeEvent('invoice.payment_failed', generic.data.object, { api_version: LEGACY_API_VERSION }));
     await settleExpiry(h);
@@ -85,6 +87,7 @@ describe('card expiry signals from events', () => {
     assert.equal((await h.entitlement({ customer: declined.customerId })).body.status, 'active');
     assert.deepEqual(mailsTo(sink, declined.email).map((m) => m.subject), ['Your The Harness Gazette payment did not go through']);
     assert.equal(h.stripe.count({ method: 'GET', path: /^\/v1\/charges\// }), 3);
+    assert.equal(h.stripe.count({ path: /^\/v1\/(invoices|invoice_payments|payment_intents)/ }), 0);
   });
 
   test('customer.source.expiring schedules the expiring notice for a legacy card', async () => {
