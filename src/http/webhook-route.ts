@@ -4,6 +4,7 @@
  * so the 503 Stripe gets is followed by a retry we will accept. No Stripe API call on this path.
  */
 import express, { Router } from 'express';
+import Stripe from 'stripe';
 import type { Logger } from '../logger.js';
 import type { Clock } from '../domain/projection.js';
 import type { EventLedger } from '../store/event-ledger.js';
@@ -11,6 +12,7 @@ import type { Queues } from '../queues.js';
 import { createEventAcceptor } from '../sync/accept-event.js';
 import { verifyStripeWebhook } from './webhook-signature.js';
 import { UnavailableError, isStorageUnavailable } from './errors.js';
+import { createApiVersionWatch } from './api-version-watch.js';
 
 export const WEBHOOK_BODY_LIMIT = '1mb';
 
@@ -22,6 +24,10 @@ export interface WebhookRouteDeps {
   logger: Logger;
   /** Counts each delivery by event type and outcome (metrics); optional. */
   onOutcome?: (type: string, outcome: 'accepted' | 'duplicate' | 'rejected' | 'unavailable') => void;
+  /** Counts each accepted event by the API version it was rendered in (metrics); optional. */
+  onApiVersion?: (apiVersion: string) => void;
+  /** The version events are expected in; default the SDK's pinned Stripe.API_VERSION. */
+  expectedApiVersion?: string;
 }
 
 export function createWebhookRouter(deps: WebhookRouteDeps): Router {
@@ -29,6 +35,11 @@ export function createWebhookRouter(deps: WebhookRouteDeps): Router {
   const log = deps.logger.child({ component: 'webhook' });
   const rawBody = express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT });
   const acceptEvent = createEventAcceptor({ ledger: deps.ledger, queues: deps.queues });
+  const observeApiVersion = createApiVersionWatch({
+    expected: deps.expectedApiVersion ?? Stripe.API_VERSION,
+    logger: log,
+    ...(deps.onApiVersion ? { count: deps.onApiVersion } : {}),
+  });
 
   router.post('/webhooks/stripe', rawBody, async (req, res) => {
     const receivedAt = deps.clock.now();
@@ -55,6 +66,7 @@ export function createWebhookRouter(deps: WebhookRouteDeps): Router {
       throw err;
     }
     record(event.type, outcome);
+    if (outcome === 'accepted') observeApiVersion(event.api_version, event.id);
     if (outcome === 'duplicate') {
       log.info({ eventId: event.id, type: event.type }, 'duplicate event acknowledged');
       res.status(200).json({ received: true, duplicate: true });

@@ -12,6 +12,8 @@ export type WebhookOutcome = 'accepted' | 'duplicate' | 'rejected' | 'unavailabl
 export interface Metrics {
   readonly registry: Registry;
   recordWebhook(type: string, outcome: WebhookOutcome): void;
+  /** An accepted webhook event, by the Stripe API version it was rendered in. */
+  recordWebhookApiVersion(apiVersion: string): void;
   recordEntitlement(status: string): void;
   /** Seconds from our endpoint accepting an event to `stage`: routed to a refresh, or the refresh applied. */
   observeEventLag(stage: 'routed' | 'applied', seconds: number): void;
@@ -41,6 +43,12 @@ export function createMetrics(deps: MetricsDeps = {}): Metrics {
     name: 'subgate_webhooks_total',
     help: 'Stripe webhook deliveries by event type and outcome (rejected: signature or payload refused).',
     labelNames: ['type', 'outcome'] as const,
+    registers: [registry],
+  });
+  const apiVersions = new Counter({
+    name: 'subgate_webhook_api_versions_total',
+    help: 'Accepted Stripe webhook events by the API version Stripe rendered them in (the endpoint\'s version).',
+    labelNames: ['api_version'] as const,
     registers: [registry],
   });
   const entitlements = new Counter({
@@ -115,6 +123,9 @@ export function createMetrics(deps: MetricsDeps = {}): Metrics {
     registry,
     recordWebhook(type, outcome) {
       webhooks.inc({ type, outcome });
+    },
+    recordWebhookApiVersion(apiVersion) {
+      apiVersions.inc({ api_version: apiVersion });
     },
     recordEntitlement(status) {
       (entitlementChildren.get(status) ?? entitlements.labels(status)).inc();
