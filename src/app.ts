@@ -90,7 +90,7 @@ export function buildApp(deps: AppDeps): SubgateApp {
       acceptEvent: deps.acceptEvent,
       clock: deps.clock,
       logger: deps.logger,
-      ...(deps.metrics ? { onOutcome: deps.metrics.recordWebhook } : {}),
+      ...(deps.metrics ? { onOutcome: deps.metrics.recordWebhook, onApiVersion: deps.metrics.recordWebhookApiVersion } : {}),
     }),
   );
   if (deps.admin) app.use(createAdminRouter(deps.admin));

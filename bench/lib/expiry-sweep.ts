@@ -129,6 +129,7 @@ function stubBilling(counter: { reads: number }): StripeBilling {
       };
     },
     fetchCharge: notInThisBench,
+    fetchInvoicePayments: notInThisBench,
     createPortalSession: notInThisBench,
     setSubscriptionCard: notInThisBench,
     listOpenInvoices: notInThisBench,

@@ -1,11 +1,13 @@
 /**
  * The Stripe calls of card expiry and recovery, beside the read-only gateway of the sync: re-read one card
- * before flagging it, look up a charge's decline code, open a Billing Portal session on the card-update
- * flow, and make a new card count (set it on subscriptions, pay the open invoice).
+ * before flagging it, look up a failed payment's decline (a legacy payload's charge, or a current invoice's
+ * payments), open a Billing Portal session on the card-update flow, and make a new card count (set it on
+ * subscriptions, pay the open invoice).
  */
 import type Stripe from 'stripe';
 import type { StripePaymentSourceLike } from '../domain/stripe-shapes.js';
 import { idOf } from '../domain/stripe-ids.js';
+import { invoiceSubscriptionId } from '../domain/stripe-moved-fields.js';
 
 export interface FetchedCard {
   source: StripePaymentSourceLike;
@@ -24,12 +26,20 @@ export interface StripeBilling {
   /** A PaymentMethod (pm_…) or a legacy card source of the customer; throws the SDK's 404 when gone. */
   fetchCard(customerId: string, cardId: string): Promise<FetchedCard>;
   fetchCharge(chargeId: string): Promise<Record<string, unknown>>;
+  /**
+   * The invoice with its payments and each one's payment intent expanded (one request): where the current
+   * API keeps a failed invoice's decline (`last_payment_error`) and charge (`latest_charge`).
+   */
+  fetchInvoicePayments(invoiceId: string): Promise<Record<string, unknown>>;
   createPortalSession(input: { customerId: string; returnUrl: string }): Promise<{ id: string; url: string }>;
   setSubscriptionCard(subscriptionId: string, cardId: string): Promise<void>;
   listOpenInvoices(customerId: string): Promise<OpenInvoice[]>;
   /** Pays an open invoice with what the subscription now charges; a card decline is an outcome, not a throw. */
   payInvoice(invoiceId: string, idempotencyKey: string): Promise<PayOutcome>;
 }
+
+/** Stripe expands at most four levels: payments › data › payment › payment_intent is the deepest it allows. */
+const INVOICE_PAYMENTS_EXPAND = ['payments.data.payment.payment_intent'];
 
 export function createStripeBilling(stripe: Stripe): StripeBilling {
   return {
@@ -43,6 +53,9 @@ export function createStripeBilling(stripe: Stripe): StripeBilling {
     },
     async fetchCharge(chargeId) {
       return (await stripe.charges.retrieve(chargeId)) as unknown as Record<string, unknown>;
+    },
+    async fetchInvoicePayments(invoiceId) {
+      return (await stripe.invoices.retrieve(invoiceId, { expand: INVOICE_PAYMENTS_EXPAND })) as unknown as Record<string, unknown>;
     },
     async createPortalSession({ customerId, returnUrl }) {
       const session = await stripe.billingPortal.sessions.create({
@@ -64,10 +77,9 @@ export function createStripeBilling(stripe: Stripe): StripeBilling {
     },
     async listOpenInvoices(customerId) {
       const invoices = await stripe.invoices.list({ customer: customerId, status: 'open', limit: 100 }).autoPagingToArray({ limit: 1000 });
-      return invoices.map((invoice) => {
-        const raw = invoice as unknown as { subscription?: unknown; parent?: { subscription_details?: { subscription?: unknown } | null } | null };
-        return { id: invoice.id ?? '', subscriptionId: idOf(raw.parent?.subscription_details?.subscription) ?? idOf(raw.subscription) };
-      }).filter((invoice) => invoice.id !== '');
+      return invoices
+        .map((invoice) => ({ id: invoice.id ?? '', subscriptionId: invoiceSubscriptionId(invoice) }))
+        .filter((invoice) => invoice.id !== '');
     },
     async payInvoice(invoiceId, idempotencyKey) {
       try {

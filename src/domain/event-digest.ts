@@ -30,7 +30,9 @@ const ref = (expanded: Fields = {}): Ref => new Ref({ id: STRING, ...expanded })
 
 const CARD_EXPIRY = { exp_month: NUMBER, exp_year: NUMBER } as const;
 const CHARGE_DECLINE = { failure_code: STRING, outcome: { reason: STRING } } as const;
-const PAYMENT_ERROR = { code: STRING, decline_code: STRING } as const;
+/** A charge's decline, the card it tried and the expiry it tried it with. */
+const CHARGE_FAILURE = { ...CHARGE_DECLINE, payment_method: ref(), source: ref(), payment_method_details: { card: CARD_EXPIRY } } as const;
+const PAYMENT_ERROR = { code: STRING, decline_code: STRING, charge: ref(), payment_method: ref({ card: CARD_EXPIRY }) } as const;
 
 /** What event-routing.ts and expiry-signals.ts read of `data.object`, whatever the event type. */
 export const EVENT_OBJECT_FIELDS = {
@@ -51,8 +53,9 @@ export const EVENT_OBJECT_FIELDS = {
   subscription: ref(),
   parent: { subscription_details: { subscription: ref() } },
   status_transitions: { paid_at: NUMBER },
-  charge: ref(CHARGE_DECLINE),
-  payment_intent: ref({ last_payment_error: PAYMENT_ERROR }),
+  // (the invoice's `payments` list is never in a webhook: a current-version failure is read from Stripe)
+  charge: ref(CHARGE_FAILURE),
+  payment_intent: ref({ last_payment_error: PAYMENT_ERROR, latest_charge: ref(CHARGE_FAILURE), payment_method: ref() }),
   last_payment_error: PAYMENT_ERROR,
 } as const satisfies Fields;
 

@@ -2,11 +2,13 @@
  * Events that say something about a card's expiry right away, before any refresh: an issuer decline with
  * `expired_card`, Stripe's `customer.source.expiring`, and an invoice paid (which may prove an expired
  * card still pays). Everything else about cards arrives through the refresh the event also triggers.
- * Pure: reads only the payload; a decline code the payload does not carry is reported as unknown, for the
- * caller to look up.
+ * Pure: reads only the payload, in either API version (stripe-moved-fields.ts knows where each keeps what);
+ * a decline the payload does not carry is reported as unknown, for the caller to look up.
  */
 import type { StripeEventLike } from './stripe-shapes.js';
 import { customerIdOf, idOf } from './stripe-ids.js';
+import { num, obj, type Json } from './json-read.js';
+import { chargeFailure, invoicePaymentFailure, invoiceSubscriptionId } from './stripe-moved-fields.js';
 
 export type ExpirySignal =
   | {
@@ -20,42 +22,27 @@ export type ExpirySignal =
       at: number;
     }
   | {
+      /** invoice.payment_failed or invoice.payment_action_required. */
       kind: 'invoice_payment_failed';
       customerId: string;
       invoiceId: string;
-      /** 'expired_card', another code, or null when the payload does not say (look at `chargeId`). */
+      /**
+       * 'expired_card', another code, or null when the payload does not say: then a legacy payload names
+       * the charge to read (`chargeId`), and a current one names nothing (read the invoice's payments).
+       */
       declineCode: string | null;
       chargeId: string | null;
+      /** The declined card and its expiry, when the payload carried them (absent in older jobs). */
+      cardId?: string | null;
+      exp_month?: number | null;
+      exp_year?: number | null;
       at: number;
     }
   | { kind: 'source_expiring'; customerId: string; cardId: string; exp_month: number; exp_year: number }
   | { kind: 'invoice_paid'; customerId: string; invoiceId: string; subscriptionId: string | null; paidAt: number };
 
-type Json = Record<string, unknown>;
-
 const SECOND_MS = 1000;
 
-const obj = (value: unknown): Json | null => (typeof value === 'object' && value !== null ? (value as Json) : null);
-const str = (value: unknown): string | null => (typeof value === 'string' && value !== '' ? value : null);
-const num = (value: unknown): number | null => (typeof value === 'number' && Number.isFinite(value) ? value : null);
-
-/** The decline code of a charge: `failure_code` ('expired_card' is a code there) or the outcome's reason. */
-export function chargeDeclineCode(charge: Json): string | null {
-  return str(charge.failure_code) ?? str(obj(charge.outcome)?.reason) ?? null;
-}
-
-/** The decline code an invoice payload carries, when its charge or payment intent came expanded. */
-function invoiceDeclineCode(invoice: Json): string | null {
-  const charge = obj(invoice.charge);
-  if (charge) return chargeDeclineCode(charge);
-  const error = obj(obj(invoice.payment_intent)?.last_payment_error) ?? obj(invoice.last_payment_error);
-  if (error) return str(error.decline_code) ?? str(error.code);
-  return null;
-}
-
-function invoiceSubscriptionId(invoice: Json): string | null {
-  return idOf(obj(obj(invoice.parent)?.subscription_details)?.subscription) ?? idOf(invoice.subscription);
-}
 
 export function readExpirySignal(event: StripeEventLike): ExpirySignal | null {
   const object = event.data.object as unknown as Json;
@@ -65,26 +52,24 @@ export function readExpirySignal(event: StripeEventLike): ExpirySignal | null {
 
   switch (event.type) {
     case 'charge.failed': {
-      if (chargeDeclineCode(object) !== 'expired_card') return null;
-      const card = obj(obj(object.payment_method_details)?.card);
-      return {
-        kind: 'expired_decline',
-        customerId,
-        cardId: idOf(object.payment_method) ?? idOf(object.source),
-        exp_month: num(card?.exp_month),
-        exp_year: num(card?.exp_year),
-        at,
-      };
+      const failure = chargeFailure(object);
+      if (failure.declineCode !== 'expired_card') return null;
+      return { kind: 'expired_decline', customerId, cardId: failure.cardId, exp_month: failure.exp_month, exp_year: failure.exp_year, at };
     }
-    case 'invoice.payment_failed': {
+    case 'invoice.payment_failed':
+    case 'invoice.payment_action_required': {
       const invoiceId = idOf(object.id);
       if (invoiceId === null) return null;
+      const failure = invoicePaymentFailure(object);
       return {
         kind: 'invoice_payment_failed',
         customerId,
         invoiceId,
-        declineCode: invoiceDeclineCode(object),
-        chargeId: typeof object.charge === 'string' ? idOf(object.charge) : null,
+        declineCode: failure.declineCode,
+        chargeId: failure.chargeId,
+        cardId: failure.cardId,
+        exp_month: failure.exp_month,
+        exp_year: failure.exp_year,
         at,
       };
     }

@@ -1,8 +1,8 @@
 /**
- * Turns one Stripe read (a customer and its subscriptions) into subgate's CustomerProjection. This is the
- * only place that knows where Stripe keeps things across API versions: which card pays a subscription, where
- * the billing period lives, and when a subscription started failing. Everything downstream reads the
- * projection, never Stripe's objects. Seconds become milliseconds here and nowhere else.
+ * Turns one Stripe read (a customer and its subscriptions) into subgate's CustomerProjection: which card pays
+ * a subscription, when its billing period ends, and when it started failing. Everything downstream reads the
+ * projection, never Stripe's objects. Seconds become milliseconds here and nowhere else; fields that moved
+ * between API versions are read through stripe-moved-fields.ts.
  */
 
 import { tryCardExpiresAt } from './card-expiry.js';
@@ -23,6 +23,7 @@ import type {
 } from './stripe-shapes.js';
 import { isDeletedCustomer } from './stripe-shapes.js';
 import { idOf } from './stripe-ids.js';
+import { subscriptionPeriodEnd } from './stripe-moved-fields.js';
 
 export interface ProjectCustomerInput {
   customer: StripeCustomerLike | StripeDeletedCustomerLike;
@@ -181,13 +182,10 @@ function readStatus(status: string): SubscriptionStatus {
   return KNOWN_STATUSES.has(status) ? (status as SubscriptionStatus) : 'incomplete';
 }
 
-/** Legacy API has it on the subscription; the current API on each item, where the latest end is the one. */
+/** Where the period end lives depends on the API version (stripe-moved-fields.ts); seconds become ms here. */
 function readCurrentPeriodEnd(subscription: StripeSubscriptionLike): number | null {
-  if (typeof subscription.current_period_end === 'number') return subscription.current_period_end * SECOND_MS;
-  const ends = (subscription.items?.data ?? [])
-    .map((item) => item.current_period_end)
-    .filter((end): end is number => typeof end === 'number');
-  return ends.length > 0 ? Math.max(...ends) * SECOND_MS : null;
+  const end = subscriptionPeriodEnd(subscription);
+  return end === null ? null : end * SECOND_MS;
 }
 
 /**

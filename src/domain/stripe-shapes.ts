@@ -5,7 +5,8 @@
  *
  * Two API shapes are live at once: webhook endpoints pinned to an old version (the captured fixtures are
  * 2020-08-27) and SDK calls on a current one (2025+). Fields that moved are optional in both places, and
- * readers must look in both. Expandable references are `string | Obj | null`: an id until expanded.
+ * stripe-moved-fields.ts is the one reader that looks in both. Expandable references are
+ * `string | Obj | null`: an id until expanded.
  */
 
 export type Expandable<T> = string | T | null;

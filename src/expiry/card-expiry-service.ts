@@ -10,7 +10,8 @@ import type { CardSnapshot, Clock, FlagSource } from '../domain/projection.js';
 import { cardFromPaymentSource } from '../domain/stripe-projection.js';
 import { cardForDecline, cardForPaymentFailure, cardsProvenByPayment, decideExpire, decideNoticeWindow } from '../domain/expiry-plan.js';
 import { tryCardExpiresAt } from '../domain/card-expiry.js';
-import { chargeDeclineCode, type ExpirySignal } from '../domain/expiry-signals.js';
+import type { ExpirySignal } from '../domain/expiry-signals.js';
+import { chargeFailure, combineFailures, invoicePaymentFailure, type PaymentFailure } from '../domain/stripe-moved-fields.js';
 import type { SubscriberStore } from '../store/subscriber-store.js';
 import { isStripeMissing } from '../adapters/stripe-gateway.js';
 import type { StripeBilling } from '../adapters/stripe-billing.js';
@@ -20,7 +21,7 @@ import type { ExpiryScheduler } from './expiry-scheduler.js';
 
 export interface CardExpiryServiceDeps {
   store: SubscriberStore;
-  billing: Pick<StripeBilling, 'fetchCard' | 'fetchCharge'>;
+  billing: Pick<StripeBilling, 'fetchCard' | 'fetchCharge' | 'fetchInvoicePayments'>;
   scheduler: ExpiryScheduler;
   watch: EntitlementWatch;
   producers: Pick<Producers, 'notice' | 'refresh'>;
@@ -109,16 +110,10 @@ export function createCardExpiryService(deps: CardExpiryServiceDeps): CardExpiry
     expired_decline: (signal) => flagDeclined(signal.customerId, signal.cardId, signal, signal.at),
 
     async invoice_payment_failed(signal) {
-      let code = signal.declineCode;
-      let charge: Record<string, unknown> | null = null;
-      if (code === null && signal.chargeId !== null) {
-        charge = await deps.billing.fetchCharge(signal.chargeId);
-        code = chargeDeclineCode(charge);
-      }
-      const chargeCard = charge ? cardOfCharge(charge) : { cardId: null, exp_month: null, exp_year: null };
-      if (code === 'expired_card') return flagDeclined(signal.customerId, chargeCard.cardId, chargeCard, signal.at);
+      const failure = await declineOfInvoice(signal, deps.billing);
+      if (failure.declineCode === 'expired_card') return flagDeclined(signal.customerId, failure.cardId, failure, signal.at);
 
-      const card = cardForPaymentFailure(await deps.store.read(signal.customerId), chargeCard.cardId);
+      const card = cardForPaymentFailure(await deps.store.read(signal.customerId), failure.cardId);
       if (card === null) return { outcome: 'card_unknown' };
       await deps.producers.notice({
         kind: 'payment_failed',
@@ -127,7 +122,7 @@ export function createCardExpiryService(deps: CardExpiryServiceDeps): CardExpiry
         window: signal.invoiceId,
         requestedAt: deps.clock.now(),
       });
-      return { outcome: 'payment_failed_notice', declineCode: code };
+      return { outcome: 'payment_failed_notice', declineCode: failure.declineCode };
     },
 
     async source_expiring(signal) {
@@ -182,13 +177,25 @@ export function createCardExpiryService(deps: CardExpiryServiceDeps): CardExpiry
   };
 }
 
-function cardOfCharge(charge: Record<string, unknown>): { cardId: string | null; exp_month: number | null; exp_year: number | null } {
-  const pm = charge.payment_method;
-  const source = charge.source as { id?: unknown } | null | undefined;
-  const details = (charge.payment_method_details as { card?: { exp_month?: unknown; exp_year?: unknown } } | null | undefined)?.card;
-  return {
-    cardId: typeof pm === 'string' ? pm : typeof source?.id === 'string' ? source.id : null,
-    exp_month: typeof details?.exp_month === 'number' ? details.exp_month : null,
-    exp_year: typeof details?.exp_year === 'number' ? details.exp_year : null,
+/**
+ * A failed invoice's decline: from the payload when it carries it, else with exactly one Stripe read: the
+ * charge a legacy payload names, or (a current payload names none) the invoice with its payments expanded.
+ */
+async function declineOfInvoice(
+  signal: Extract<ExpirySignal, { kind: 'invoice_payment_failed' }>,
+  billing: CardExpiryServiceDeps['billing'],
+): Promise<PaymentFailure> {
+  const carried: PaymentFailure = {
+    declineCode: signal.declineCode,
+    chargeId: signal.chargeId,
+    cardId: signal.cardId ?? null,
+    exp_month: signal.exp_month ?? null,
+    exp_year: signal.exp_year ?? null,
   };
+  if (carried.declineCode !== null) return carried;
+  const looked =
+    carried.chargeId !== null
+      ? chargeFailure(await billing.fetchCharge(carried.chargeId))
+      : invoicePaymentFailure(await billing.fetchInvoicePayments(signal.invoiceId));
+  return combineFailures(looked, carried);
 }

@@ -6,11 +6,13 @@
  * byte of the body is read: Stripe never compresses, and an unauthenticated caller gets no inflating.
  */
 import express, { Router, type RequestHandler } from 'express';
+import Stripe from 'stripe';
 import type { Logger } from '../logger.js';
 import type { Clock } from '../domain/projection.js';
 import type { AcceptEvent } from '../sync/accept-event.js';
 import { requireSignatureHeader, verifyStripeWebhook } from './webhook-signature.js';
 import { UnavailableError, UnsupportedEncodingError, isStorageUnavailable } from './errors.js';
+import { createApiVersionWatch } from './api-version-watch.js';
 
 export const WEBHOOK_BODY_LIMIT = '1mb';
 
@@ -30,6 +32,10 @@ export interface WebhookRouteDeps {
   logger: Logger;
   /** Counts each delivery by event type and outcome (metrics); optional. */
   onOutcome?: (type: string, outcome: 'accepted' | 'duplicate' | 'rejected' | 'unavailable') => void;
+  /** Counts each accepted event by the API version it was rendered in (metrics); optional. */
+  onApiVersion?: (apiVersion: string) => void;
+  /** The version events are expected in; default the SDK's pinned Stripe.API_VERSION. */
+  expectedApiVersion?: string;
 }
 
 /**
@@ -58,6 +64,11 @@ export function createWebhookRouter(deps: WebhookRouteDeps): Router {
   // inflate: false backs the check above up: body-parser itself refuses (415) instead of inflating.
   const rawBody = express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT, inflate: false });
   const { acceptEvent } = deps;
+  const observeApiVersion = createApiVersionWatch({
+    expected: deps.expectedApiVersion ?? Stripe.API_VERSION,
+    logger: log,
+    ...(deps.onApiVersion ? { count: deps.onApiVersion } : {}),
+  });
 
   router.post('/webhooks/stripe', refuseBeforeBody(() => record('unknown', 'rejected')), rawBody, async (req, res) => {
     const receivedAt = deps.clock.now();
@@ -83,6 +94,7 @@ export function createWebhookRouter(deps: WebhookRouteDeps): Router {
       throw err;
     }
     record(event.type, outcome);
+    if (outcome === 'accepted') observeApiVersion(event.api_version, event.id);
     if (outcome === 'duplicate') {
       log.info({ eventId: event.id, type: event.type }, 'duplicate event acknowledged');
       res.status(200).json({ received: true, duplicate: true });

@@ -27,6 +27,8 @@ export interface Metrics {
   /** The registry as /metrics serves it: rendered at most once a second, shared by concurrent scrapes. */
   exposition(): Promise<string>;
   recordWebhook(type: string, outcome: WebhookOutcome): void;
+  /** An accepted webhook event, by the Stripe API version it was rendered in. */
+  recordWebhookApiVersion(apiVersion: string): void;
   /** One answer of GET /v1/entitlements, by the asking token's name (never the token) and status. */
   recordEntitlement(tokenName: string, status: string): void;
   /** Seconds from our endpoint accepting an event to `stage`: routed to a refresh, or the refresh applied. */
@@ -64,6 +66,12 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     name: 'subgate_webhooks_total',
     help: 'Stripe webhook deliveries by event type and outcome (rejected: signature or payload refused).',
     labelNames: ['type', 'outcome'] as const,
+    registers: [registry],
+  });
+  const apiVersions = new Counter({
+    name: 'subgate_webhook_api_versions_total',
+    help: 'Accepted Stripe webhook events by the API version Stripe rendered them in (the endpoint\'s version).',
+    labelNames: ['api_version'] as const,
     registers: [registry],
   });
   const entitlements = new Counter({
@@ -183,6 +191,9 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     exposition,
     recordWebhook(type, outcome) {
       webhooks.inc({ type, outcome });
+    },
+    recordWebhookApiVersion(apiVersion) {
+      apiVersions.inc({ api_version: apiVersion });
     },
     recordEntitlement(tokenName, status) {
       (childrenOf(tokenName).get(status) ?? entitlements.labels(tokenName, status)).inc();

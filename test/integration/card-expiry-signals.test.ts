@@ -10,7 +10,7 @@ import { startSmtpSink, type SmtpSink } from '../support/smtp-sink.js';
 import { DAY, finished, mailsTo, promote, replaceCard, seedSubscriber, settleExpiry } from '../support/card-scenarios.js';
 import { waitFor } from '../support/redis.js';
 import { failedChargeFixture } from '../fixtures/charges.js';
-import { invoiceFixture, legacyCardSourceFixture, LEGACY_API_VERSION } from '../fixtures/stripe-objects.js';
+import { CURRENT_API_VERSION, invoiceFixture, legacyCardSourceFixture, LEGACY_API_VERSION } from '../fixtures/stripe-objects.js';
 import { cardExpiresAt } from '../../src/domain/card-expiry.js';
 
 const START = Date.UTC(2027, 5, 10); // 2027-06-10
@@ -62,20 +62,22 @@ describe('card expiry signals from events', () => {
     assert.deepEqual(mailsTo(sink, sub.email).map((m) => m.subject), ['Your card ending in 0069 has expired']);
   });
 
-  test('invoice.payment_failed: the decline code is looked up on its charge; expired_card flags, another code sends payment_failed once', async () => {
+  test('invoice.payment_failed (2020-08-27): the decline code is looked up on the charge it names; expired_card flags, another code sends payment_failed once', async () => {
     const expired = await seedSubscriber(h, { exp_month: 11, exp_year: 2029 });
     const declined = await seedSubscriber(h, { exp_month: 11, exp_year: 2029 });
     await settleExpiry(h);
 
     const failing = (sub: typeof expired, failureCode: string, reason: string) => {
-      const invoice = h.stripe.putInvoice(invoiceFixture({ shape: 'legacy', customer: sub.customerId, subscription: sub.subscriptionId, status: 'open' }));
+      const invoice = h.stripe.putInvoice(invoiceFixture({ customer: sub.customerId, subscription: sub.subscriptionId, status: 'open', attempt_count: 1 }));
       const charge = h.stripe.putCharge(
-        failedChargeFixture({ customer: sub.customerId, paymentMethod: sub.pmId, failureCode, reason, invoice: invoice.id, card: { brand: 'visa', last4: '4242', exp_month: 11, exp_year: 2029 } }),
+        failedChargeFixture({ customer: sub.customerId, paymentMethod: sub.pmId, failureCode, reason, card: { brand: 'visa', last4: '4242', exp_month: 11, exp_year: 2029 } }),
       );
+      // A 2020-08-27 endpoint gets the invoice with its charge's id on it.
       return h.stripe.makeEvent('invoice.payment_failed', { ...invoice, charge: charge.id }, { api_version: LEGACY_API_VERSION });
     };
     await deliverOk(failing(expired, 'expired_card', 'expired_card'));
     const generic = failing(declined, 'card_declined', 'insufficient_funds');
+    assert.equal(typeof generic.data.object.charge, 'string');
     await deliverOk(generic);
     await deliverOk(h.stripe.makeEvent('invoice.payment_failed', generic.data.object, { api_version: LEGACY_API_VERSION }));
     await settleExpiry(h);
@@ -85,6 +87,98 @@ describe('card expiry signals from events', () => {
     assert.equal((await h.entitlement({ customer: declined.customerId })).body.status, 'active');
     assert.deepEqual(mailsTo(sink, declined.email).map((m) => m.subject), ['Your The Harness Gazette payment did not go through']);
     assert.equal(h.stripe.count({ method: 'GET', path: /^\/v1\/charges\// }), 3);
+    assert.equal(h.stripe.count({ path: /^\/v1\/(invoices|invoice_payments|payment_intents)/ }), 0);
+  });
+
+  // Where a decline is read from, besides the customer refresh every event triggers.
+  const paymentReads = () => h.stripe.requests.filter((r) => /^\/v1\/(invoices|invoice_payments|payment_intents|charges)/.test(r.path));
+
+  for (const [version, label] of [[CURRENT_API_VERSION, 'current'], [LEGACY_API_VERSION, '2020-08-27']] as const) {
+    /** A subscriber whose card has a valid date but which the issuer declines as expired (test card …0069). */
+    const declinedRenewal = async () => {
+      const sub = await seedSubscriber(h, { exp_month: 11, exp_year: 2029, last4: '0069', openInvoice: true });
+      await settleExpiry(h);
+      const invoiceId = String(h.stripe.getSubscription(sub.subscriptionId)!.latest_invoice);
+      const attempt = h.stripe.attemptInvoicePayment(invoiceId);
+      assert.equal(attempt.declined, true);
+      assert.equal(attempt.paymentIntent.last_payment_error.decline_code, 'expired_card');
+      h.stripe.resetRequests();
+      return { sub, attempt };
+    };
+    const assertFlaggedOnce = async (sub: { customerId: string; email: string | null }) => {
+      const res = await h.entitlement({ customer: sub.customerId });
+      assert.equal(res.body.status, 'card_expired');
+      assert.equal(res.body.card.expired, true);
+      assert.equal((await h.store.read(sub.customerId))?.expiry_marks?.[0]?.flag_source, 'decline');
+      assert.deepEqual(mailsTo(sink, sub.email).map((m) => m.subject), ['Your card ending in 0069 has expired']);
+    };
+
+    test(`[${label}] invoice.payment_failed alone, for a valid-dated card declined expired_card: card_expired, one notice, one Stripe read for the decline`, async () => {
+      const { sub, attempt } = await declinedRenewal();
+      const event = h.stripe.makeEvent('invoice.payment_failed', attempt.invoice, { api_version: version });
+      assert.equal('charge' in event.data.object, version === LEGACY_API_VERSION, 'only a 2020-08-27 invoice names its charge');
+      await deliverOk(event);
+      await deliverOk(event); // redelivered
+      await settleExpiry(h);
+
+      await assertFlaggedOnce(sub);
+      const reads = paymentReads().map((r) => `${r.method} ${r.path}`);
+      assert.deepEqual(
+        reads,
+        version === LEGACY_API_VERSION ? [`GET /v1/charges/${attempt.charge.id}`] : [`GET /v1/invoices/${attempt.invoice.id}`],
+      );
+      if (version === CURRENT_API_VERSION) {
+        assert.deepEqual(paymentReads()[0]!.query.expand, ['payments.data.payment.payment_intent']);
+      }
+    });
+
+    test(`[${label}] charge.failed alone, for a valid-dated card declined expired_card: card_expired, one notice, no extra Stripe read`, async () => {
+      const { sub, attempt } = await declinedRenewal();
+      const event = h.stripe.makeEvent('charge.failed', attempt.charge, { api_version: version });
+      assert.equal('invoice' in event.data.object, version === LEGACY_API_VERSION, 'only a 2020-08-27 charge names its invoice');
+      await deliverOk(event);
+      await settleExpiry(h);
+
+      await assertFlaggedOnce(sub);
+      assert.deepEqual(paymentReads(), []);
+    });
+  }
+
+  test('invoice.payment_action_required is read like payment_failed; with it, one payment_failed notice per invoice', async () => {
+    const sub = await seedSubscriber(h, { exp_month: 11, exp_year: 2029, last4: '9995', openInvoice: true });
+    await settleExpiry(h);
+    const attempt = h.stripe.attemptInvoicePayment(String(h.stripe.getSubscription(sub.subscriptionId)!.latest_invoice));
+    h.stripe.resetRequests();
+    const failed = h.stripe.makeEvent('invoice.payment_failed', attempt.invoice);
+    const actionRequired = h.stripe.makeEvent('invoice.payment_action_required', attempt.invoice);
+    await deliverOk(failed);
+    await deliverOk(actionRequired);
+    await settleExpiry(h);
+
+    assert.deepEqual(await finished(h, `signal-${actionRequired.id}`), { outcome: 'payment_failed_notice', declineCode: 'insufficient_funds' });
+    assert.equal((await h.entitlement({ customer: sub.customerId })).body.status, 'active');
+    assert.deepEqual(mailsTo(sink, sub.email).map((m) => m.subject), ['Your The Harness Gazette payment did not go through']);
+    assert.equal(paymentReads().length, 2, 'one read of the invoice payments per failed-invoice event');
+  });
+
+  test('no other event reads a payment: paid invoices, subscription and customer changes, a non-expiry decline', async () => {
+    const sub = await seedSubscriber(h, { exp_month: 11, exp_year: 2029, last4: '9995', openInvoice: true });
+    await settleExpiry(h);
+    const invoiceId = String(h.stripe.getSubscription(sub.subscriptionId)!.latest_invoice);
+    const attempt = h.stripe.attemptInvoicePayment(invoiceId);
+    h.stripe.resetRequests();
+    for (const version of [CURRENT_API_VERSION, LEGACY_API_VERSION]) {
+      await deliverOk(h.stripe.makeEvent('charge.failed', attempt.charge, { api_version: version }));
+      await deliverOk(h.stripe.makeEvent('customer.subscription.updated', h.stripe.getSubscription(sub.subscriptionId)!, { api_version: version }));
+      await deliverOk(h.stripe.makeEvent('customer.updated', h.stripe.getCustomer(sub.customerId)!, { api_version: version }));
+    }
+    const paidInvoice = h.stripe.putInvoice(invoiceFixture({ customer: sub.customerId, subscription: sub.subscriptionId, status: 'paid' }));
+    await deliverOk(h.stripe.makeEvent('invoice.paid', paidInvoice));
+    await deliverOk(h.stripe.makeEvent('invoice.paid', paidInvoice, { api_version: LEGACY_API_VERSION }));
+    await settleExpiry(h);
+    assert.ok(h.stripe.count({ path: `/v1/customers/${sub.customerId}` }) >= 1, 'the refreshes ran');
+    assert.deepEqual(paymentReads(), []);
+    assert.deepEqual(mailsTo(sink, sub.email), []);
   });
 
   test('customer.source.expiring schedules the expiring notice for a legacy card', async () => {

@@ -7,6 +7,7 @@ import { seedMany } from '../support/resync.js';
 import { waitFor } from '../support/redis.js';
 import { assertMatchesOpenApi } from '../support/openapi.js';
 import { API_TOKEN } from '../support/harness.js';
+import { CURRENT_API_VERSION, LEGACY_API_VERSION } from '../fixtures/stripe-objects.js';
 import { EVENT_RECOVERY_SCHEDULER_ID, OPS_JOB, upsertEventRecovery } from '../../src/queues.js';
 import request from 'supertest';
 import { gzipSync } from 'node:zlib';
@@ -278,6 +279,22 @@ describe('metrics', () => {
     assert.equal(delta('subgate_job_duration_seconds_count{queue="stripe-events",name="stripe-event",outcome="completed"}'), 1);
     assert.match(after, /subgate_queue_jobs\{queue="stripe-events",state="completed"\} [1-9]/);
     await waitFor(async () => value(await scrape(), 'subgate_event_lag_seconds_count{stage="applied"}') >= 1, { message: 'the applied lag' });
+  });
+
+  test('count accepted events by the API version Stripe rendered them in', async () => {
+    const before = await scrape();
+    const { subscription } = seedReader(o.h.stripe, { nowSeconds: Math.floor(START / 1000) });
+    const current = o.h.stripe.makeEvent('customer.subscription.updated', subscription);
+    assert.equal((await o.deliver(current)).status, 200);
+    assert.equal((await o.deliver(current)).body.duplicate, true);
+    for (let i = 0; i < 2; i++) {
+      assert.equal((await o.deliver(o.h.stripe.makeEvent('customer.subscription.updated', subscription, { api_version: LEGACY_API_VERSION }))).status, 200);
+    }
+    const after = await scrape();
+    const delta = (series: string) => value(after, series) - value(before, series);
+    assert.equal(delta(`subgate_webhook_api_versions_total{api_version="${CURRENT_API_VERSION}"}`), 1, 'a duplicate is not counted again');
+    assert.equal(delta(`subgate_webhook_api_versions_total{api_version="${LEGACY_API_VERSION}"}`), 2);
+    await o.h.settle();
   });
 });
 

@@ -10,7 +10,6 @@ import { waitFor } from '../support/redis.js';
 import {
   cardPaymentMethodFixture,
   customerFixture,
-  eventFixture,
   invoiceFixture,
   LEGACY_API_VERSION,
   legacyCardSourceFixture,
@@ -234,12 +233,9 @@ describe('stripe double', () => {
       assert.deepEqual(onlyCanceled.data.map((s) => s.id), [canceled.id]);
     });
 
-    test('current and legacy shapes round-trip; period bounds sit where each API version puts them', async () => {
+    test('answers in the pinned version only: the period on the items; legacy shapes only in events', async () => {
       const current = double.putSubscription(
         subscriptionFixture({ current_period_start: 1_767_225_600, current_period_end: 1_769_904_000 }),
-      );
-      const legacy = double.putSubscription(
-        subscriptionFixture({ shape: 'legacy', current_period_start: 1_767_225_600, current_period_end: 1_769_904_000 }),
       );
       const c = (await stripe.subscriptions.retrieve(current.id)) as unknown as Record<string, any>;
       assert.equal(c.current_period_end, undefined);
@@ -247,9 +243,29 @@ describe('stripe double', () => {
       assert.equal(c.cancel_at, null);
       assert.equal(c.pause_collection, null);
       assert.equal(c.trial_end, null);
-      const l = (await stripe.subscriptions.retrieve(legacy.id)) as unknown as Record<string, any>;
-      assert.equal(l.current_period_end, 1_769_904_000);
-      assert.equal(l.items.data[0].current_period_end, undefined);
+      assert.equal(double.requests.at(-1)!.status, 200);
+
+      // A 2020-08-27 object would be served as if the pinned version had its fields: refused.
+      assert.throws(() => double.putSubscription({ ...current, current_period_end: 1_769_904_000 }), /current_period_end, which API .* no longer has/);
+      assert.throws(() => double.putCharge({ id: 'ch_x', object: 'charge', invoice: 'in_x' }), /carries invoice/);
+      assert.throws(() => double.makeEvent('invoice.paid', { ...invoiceFixture(), subscription: 'sub_x' }), /carries subscription/);
+
+      // The same subscription as a 2020-08-27 endpoint receives it.
+      const legacy = double.makeEvent('customer.subscription.updated', current, { api_version: LEGACY_API_VERSION });
+      assert.equal(legacy.data.object.current_period_end, 1_769_904_000);
+      assert.equal(legacy.data.object.items.data[0]!.current_period_end, undefined);
+      assert.equal(double.getSubscription(current.id)!.current_period_end, undefined, 'the stored object is untouched');
+    });
+
+    test('a request for another API version is refused, not answered in the wrong shape', async () => {
+      const old = double.client({ apiVersion: LEGACY_API_VERSION as Stripe.LatestApiVersion });
+      await assert.rejects(old.subscriptions.list(), (err: unknown) => {
+        assert.ok(err instanceof Stripe.errors.StripeInvalidRequestError);
+        assert.match(err.message, new RegExp(`answers in API version ${Stripe.API_VERSION} only`));
+        return true;
+      });
+      const res = await fetch(`${double.url}/v1/subscriptions`, { headers: { Authorization: 'Bearer sk_test_x' } });
+      assert.equal(res.headers.get('stripe-version'), Stripe.API_VERSION);
     });
 
     test('update sets default_payment_method; expand latest_invoice resolves the invoice', async () => {
@@ -280,16 +296,16 @@ describe('stripe double', () => {
       });
     });
 
-    test('invoice list filters by subscription in both shapes; pay settles and revives a past_due subscription', async () => {
+    test('invoice list filters by subscription (parent.subscription_details); pay settles and revives a past_due subscription', async () => {
       const { customer } = seedCustomer();
       const sub = double.putSubscription(subscriptionFixture({ customer: customer.id, status: 'past_due' }));
       const current = double.putInvoice(invoiceFixture({ customer: customer.id, subscription: sub.id, attempt_count: 2 }));
-      const legacy = double.putInvoice(invoiceFixture({ customer: customer.id, subscription: sub.id, shape: 'legacy' }));
+      const older = double.putInvoice(invoiceFixture({ customer: customer.id, subscription: sub.id }));
       double.putInvoice(invoiceFixture({ customer: customer.id }));
       double.putSubscription({ ...double.getSubscription(sub.id)!, latest_invoice: current.id });
 
       const open = await stripe.invoices.list({ customer: customer.id, subscription: sub.id, status: 'open' });
-      assert.deepEqual(new Set(open.data.map((i) => i.id)), new Set([current.id, legacy.id]));
+      assert.deepEqual(new Set(open.data.map((i) => i.id)), new Set([current.id, older.id]));
 
       const paid = await stripe.invoices.pay(current.id);
       assert.equal(paid.status, 'paid');
@@ -313,6 +329,56 @@ describe('stripe double', () => {
       });
       assert.equal(double.getInvoice(inv.id)?.attempt_count, 1);
       assert.equal(double.getInvoice(inv.id)?.status, 'open');
+    });
+
+    test('a declined attempt is where the pinned version puts it: the invoice payments, the payment intent, the charge', async () => {
+      const customer = double.putCustomer(customerFixture());
+      const pm = double.putPaymentMethod(cardPaymentMethodFixture({ customer: customer.id, last4: '0069', exp_month: 11, exp_year: 2029 }));
+      double.putCustomer({ ...customer, invoice_settings: { ...customer.invoice_settings, default_payment_method: pm.id } });
+      const inv = double.putInvoice(invoiceFixture({ customer: customer.id, subscription: 'sub_test_x' }));
+
+      const attempt = double.attemptInvoicePayment(inv.id);
+      assert.equal(attempt.declined, true);
+      const plain = (await stripe.invoices.retrieve(inv.id)) as unknown as Record<string, unknown>;
+      for (const gone of ['charge', 'payment_intent', 'paid', 'subscription', 'payments']) assert.equal(gone in plain, false, gone);
+
+      const expanded = await stripe.invoices.retrieve(inv.id, { expand: ['payments.data.payment.payment_intent'] });
+      const [payment] = expanded.payments!.data;
+      assert.equal(payment?.is_default, true);
+      assert.equal(payment?.status, 'open');
+      const intent = payment?.payment.payment_intent as Stripe.PaymentIntent;
+      assert.equal(intent.status, 'requires_payment_method');
+      assert.equal(intent.last_payment_error?.decline_code, 'expired_card');
+      assert.equal(intent.last_payment_error?.payment_method?.id, pm.id);
+      assert.equal(intent.latest_charge, attempt.charge.id);
+
+      const listed = await stripe.invoicePayments.list({ invoice: inv.id, expand: ['data.payment.payment_intent.latest_charge'] });
+      const charge = (listed.data[0]?.payment.payment_intent as Stripe.PaymentIntent).latest_charge as Stripe.Charge;
+      assert.equal(charge.failure_code, 'expired_card');
+      assert.equal(charge.payment_intent, intent.id);
+      assert.equal('invoice' in charge, false, 'a charge no longer names its invoice');
+      assert.equal((await stripe.paymentIntents.retrieve(intent.id)).id, intent.id);
+      assert.equal((await stripe.invoicePayments.retrieve(payment!.id)).invoice, inv.id);
+
+      // Paying it by API declines the same way, on the same payment intent; a 2020-08-27 endpoint sees it on the invoice.
+      await assert.rejects(stripe.invoices.pay(inv.id), (err: unknown) => err instanceof Stripe.errors.StripeCardError && err.payment_intent?.id === intent.id);
+      const legacy = double.makeEvent('invoice.payment_failed', double.getInvoice(inv.id)!, { api_version: LEGACY_API_VERSION });
+      assert.equal(legacy.data.object.payment_intent, intent.id);
+      assert.equal(legacy.data.object.charge, double.getPaymentIntent(intent.id)!.latest_charge);
+      assert.equal(legacy.data.object.subscription, 'sub_test_x');
+      assert.equal(double.makeEvent('charge.failed', attempt.charge, { api_version: LEGACY_API_VERSION }).data.object.invoice, inv.id);
+    });
+
+    test('a successful attempt marks the payment intent, the invoice payment and the invoice paid', async () => {
+      const { customer } = seedCustomer();
+      const inv = double.putInvoice(invoiceFixture({ customer: customer.id }));
+      const attempt = double.attemptInvoicePayment(inv.id);
+      assert.equal(attempt.declined, false);
+      assert.equal(attempt.invoice.status, 'paid');
+      assert.equal(attempt.paymentIntent.status, 'succeeded');
+      assert.equal(attempt.invoicePayment.status, 'paid');
+      assert.equal(attempt.charge.status, 'succeeded');
+      assert.deepEqual(double.invoicePaymentsOf(inv.id).map((p) => p.id), [attempt.invoicePayment.id]);
     });
   });
 
@@ -434,6 +500,27 @@ describe('stripe double', () => {
       assert.match(html, new RegExp(customer.id));
     });
 
+    test('every flow_data[type] Stripe accepts opens a session; an unknown one, or a flow without its subscription, is a 400', async () => {
+      const { customer } = seedCustomer();
+      for (const type of double.portalFlowTypes) {
+        const flow = type.startsWith('subscription_') ? { [type]: { subscription: 'sub_test_1', ...(type === 'subscription_update_confirm' ? { items: [{ id: 'si_1', price: 'price_1' }] } : {}) } } : {};
+        const session = await stripe.billingPortal.sessions.create({ customer: customer.id, flow_data: { type, ...flow } as Stripe.BillingPortal.SessionCreateParams.FlowData });
+        assert.equal(session.flow?.type, type);
+      }
+      const customerUpdate = double.portalSessions.find((p) => p.session.flow?.type === 'customer_update')!;
+      assert.deepEqual(customerUpdate.session.flow?.customer_update, {});
+      const pause = double.portalSessions.find((p) => p.session.flow?.type === 'subscription_pause')!;
+      assert.deepEqual(pause.session.flow?.subscription_pause, { subscription: 'sub_test_1' });
+      await assert.rejects(
+        stripe.billingPortal.sessions.create({ customer: customer.id, flow_data: { type: 'no_such_flow' } }),
+        (err: unknown) => err instanceof Stripe.errors.StripeInvalidRequestError && err.param === 'flow_data[type]',
+      );
+      await assert.rejects(
+        stripe.billingPortal.sessions.create({ customer: customer.id, flow_data: { type: 'subscription_pause' } }),
+        (err: unknown) => err instanceof Stripe.errors.StripeInvalidRequestError && err.param === 'flow_data[subscription_pause][subscription]',
+      );
+    });
+
     test('an unknown customer is rejected', async () => {
       await assert.rejects(
         stripe.billingPortal.sessions.create({ customer: 'cus_nope' }),
@@ -472,9 +559,12 @@ describe('stripe double', () => {
       assert.match(String(event.request.id), /^req_/);
       assert.deepEqual(event.data.previous_attributes, { email: 'old@example.com' });
       assert.equal(event.data.object.id, customer.id);
-      const legacy = eventFixture('invoice.paid', invoiceFixture({ shape: 'legacy' }), { api_version: LEGACY_API_VERSION });
+      const legacy = double.makeEvent('invoice.paid', invoiceFixture({ subscription: 'sub_test_1', status: 'paid' }), { api_version: LEGACY_API_VERSION });
       assert.equal('previous_attributes' in legacy.data, false);
       assert.equal(legacy.api_version, '2020-08-27');
+      assert.equal(legacy.data.object.subscription, 'sub_test_1');
+      assert.equal(legacy.data.object.paid, true);
+      assert.equal('parent' in legacy.data.object, false);
     });
 
     test('sign() output verifies with stripe.webhooks.constructEvent', () => {

@@ -7,7 +7,7 @@ import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import request from 'supertest';
 import { captureLogs } from '../support/log-capture.js';
 import { createHarness, OLD_WEBHOOK_SECRET, WEBHOOK_SECRET, type Harness } from '../support/harness.js';
-import { customerFixture } from '../fixtures/stripe-objects.js';
+import { CURRENT_API_VERSION, customerFixture, LEGACY_API_VERSION } from '../fixtures/stripe-objects.js';
 
 describe('POST /webhooks/stripe', () => {
   let h: Harness;
@@ -305,6 +305,17 @@ describe('POST /webhooks/stripe', () => {
         assert.equal(res.body.error.code, 'unsupported_encoding');
       });
     });
+  });
+
+  test('an event in another API version than the SDK pins is accepted and warned about once per version', async () => {
+    const warnings = () => logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.level === 40 && l.component === 'webhook');
+    const before = warnings().length;
+    const legacy = () => h.stripe.makeEvent('customer.updated', customerFixture(), { api_version: LEGACY_API_VERSION });
+    for (const event of [newEvent(), legacy(), legacy(), newEvent(), legacy()]) assert.equal((await h.deliver(event)).status, 200);
+    const fresh = warnings().slice(before);
+    assert.equal(fresh.length, 1);
+    assert.equal(fresh[0]!.apiVersion, LEGACY_API_VERSION);
+    assert.equal(fresh[0]!.sdkApiVersion, CURRENT_API_VERSION);
   });
 
   test('no log line carries the body or the signature header', async () => {

@@ -7,7 +7,6 @@ import {
   cardPaymentMethodFixture,
   customerFixture,
   subscriptionFixture,
-  type ObjectShape,
   type SubscriptionStatus,
 } from '../fixtures/stripe-objects.js';
 import type { StripeDouble } from './stripe-double.js';
@@ -18,7 +17,6 @@ export interface ReaderOptions {
   exp_month?: number;
   exp_year?: number;
   last4?: string;
-  shape?: ObjectShape;
   /** Seconds; defaults to 20 days after `nowSeconds`. */
   current_period_end?: number;
   nowSeconds: number;
@@ -40,7 +38,6 @@ export function seedReader(stripe: StripeDouble, opts: ReaderOptions) {
     subscriptionFixture({
       customer: customer.id,
       status: opts.status ?? 'active',
-      shape: opts.shape ?? 'current',
       current_period_start: opts.nowSeconds - 10 * 86_400,
       current_period_end: opts.current_period_end ?? opts.nowSeconds + 20 * 86_400,
     }),

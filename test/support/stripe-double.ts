@@ -2,8 +2,15 @@
  * A local HTTP test double of the Stripe API. It holds Stripe's "current truth" for each object, and the
  * real `stripe` SDK talks to it over HTTP, so tests cover the SDK's request encoding, expansion, pagination
  * and error mapping rather than a hand-written mock of the client. It answers only what subgate reads and
- * writes (customers, payment methods, sources, subscriptions, invoices, portal sessions, events) and, unlike
- * Stripe, never changes objects on its own: tests drive time and webhooks explicitly (put*, makeEvent).
+ * writes (customers, payment methods, sources, subscriptions, invoices and their payments, payment intents,
+ * charges, portal sessions, events) and, unlike Stripe, never changes objects on its own: tests drive time,
+ * collection attempts and webhooks explicitly (put*, attemptInvoicePayment, makeEvent).
+ *
+ * It answers in the installed SDK's pinned API version only (Stripe.API_VERSION): a request for another
+ * version is refused, and an object carrying a field only an older version had is refused at put*. Older
+ * versions exist only in webhooks: makeEvent renders its object for the event's api_version, as Stripe
+ * renders an event for its endpoint's version (test/fixtures/legacy-shapes.ts). Every route's answers are
+ * checked against the SDK's types by test/integration/stripe-shapes.test.ts.
  */
 import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,6 +19,7 @@ import {
   billingPortalSessionFixture,
   CURRENT_API_VERSION,
   eventFixture,
+  LEGACY_API_VERSION,
   nextTestId,
   type BillingPortalSessionObject,
   type EventObject,
@@ -19,6 +27,8 @@ import {
   type StripeJson,
   type StripeList,
 } from '../fixtures/stripe-objects.js';
+import { legacyFieldsOf, renderLegacy } from '../fixtures/legacy-shapes.js';
+import { createPaymentBook, type AttemptResult, type Decline } from './stripe-double-payments.js';
 
 /** One request as the double received it; `query` and `body` are parsed into nested objects/arrays. */
 export interface RecordedRequest {
@@ -32,6 +42,10 @@ export interface RecordedRequest {
   at: number;
   /** Status the double answered with; undefined while in flight or when the connection was reset. */
   status?: number;
+  /** The JSON body it answered with (what the shape test checks against the SDK's types). */
+  response?: unknown;
+  /** The route that answered, as `METHOD /path/:param`; undefined when none matched. */
+  route?: string;
 }
 
 /** Selects requests: a predicate, or a method and exact/regex path. */
@@ -91,12 +105,23 @@ export interface StripeDouble {
   putInvoice<T extends StripeJson>(obj: T): T;
   /** Stores a charge (e.g. a failed one whose decline code an invoice.payment_failed handler looks up). */
   putCharge<T extends StripeJson>(obj: T): T;
+  putPaymentIntent<T extends StripeJson>(obj: T): T;
+  putInvoicePayment<T extends StripeJson>(obj: T): T;
   getCustomer(id: string): StripeJson | undefined;
   getPaymentMethod(id: string): StripeJson | undefined;
   getSource(id: string): StripeJson | undefined;
   getSubscription(id: string): StripeJson | undefined;
   getInvoice(id: string): StripeJson | undefined;
   getCharge(id: string): StripeJson | undefined;
+  getPaymentIntent(id: string): StripeJson | undefined;
+  /** The invoice's payments, default first (what `expand[]=payments` lists). */
+  invoicePaymentsOf(invoiceId: string): StripeJson[];
+  /**
+   * Stripe's own collection attempt of an open invoice (a renewal, a retry), with what the subscription or
+   * customer charges: a card whose test number or expiry declines leaves a failed charge and the decline on
+   * the invoice's payment intent, else the invoice is paid. Subscription statuses are left to the test.
+   */
+  attemptInvoicePayment(invoiceId: string): AttemptResult & { invoice: StripeJson; declined: boolean };
   /** Stripe-deletes a customer: retrieve then answers `{id, object:'customer', deleted:true}`. */
   deleteCustomer(id: string, opts?: { cancelSubscriptions?: boolean }): void;
   /** Forgets a customer entirely: retrieve then answers 404 resource_missing. */
@@ -109,10 +134,18 @@ export interface StripeDouble {
   setLatency(ms: number): void;
 
   readonly requests: RecordedRequest[];
+  /** Every route the double answers, as `METHOD /path/:param`. */
+  readonly routes: readonly string[];
+  /** The flow_data[type] values a portal session accepts (the SDK's FlowData.Type, checked by the shape test). */
+  readonly portalFlowTypes: readonly string[];
   count(match?: RequestMatcher): number;
   resetRequests(): void;
   readonly portalSessions: PortalSessionRecord[];
 
+  /**
+   * An event about `object` (a pinned-version object), rendered in `opts.api_version` (default the pinned
+   * one; LEGACY_API_VERSION renders it as a 2020-08-27 endpoint receives it) and kept for GET /v1/events.
+   */
   makeEvent<T extends StripeJson>(type: string, object: T, opts?: EventOptions): EventObject<T>;
   /** Serialises the event as Stripe does (2-space JSON) and signs it; timestamp in Unix seconds. */
   sign(event: unknown, secret: string, opts?: { timestamp?: number }): { payload: string; header: string };
@@ -122,6 +155,16 @@ export interface StripeDouble {
   /** Clears all objects, events, portal sessions, faults, latency and the request log. */
   reset(): void;
 }
+
+/** flow_data[type] values POST /v1/billing_portal/sessions accepts (the SDK's SessionCreateParams.FlowData.Type). */
+const PORTAL_FLOW_TYPES: readonly string[] = [
+  'customer_update',
+  'payment_method_update',
+  'subscription_cancel',
+  'subscription_pause',
+  'subscription_update',
+  'subscription_update_confirm',
+];
 
 // ---------------------------------------------------------------------------------------------------------
 // Form / query parsing
@@ -268,13 +311,12 @@ function idOf(ref: unknown): string | null {
   return null;
 }
 
-// Invoices name their subscription in either era's field; filters must see both.
+// The pinned version keeps an invoice's subscription under parent, and the billing period on the items.
 function invoiceSubscriptionId(inv: StripeJson): string | null {
-  return idOf(inv.parent?.subscription_details?.subscription) ?? idOf(inv.subscription);
+  return idOf(inv.parent?.subscription_details?.subscription);
 }
 
 function periodEndOf(sub: StripeJson): number | null {
-  if (typeof sub.current_period_end === 'number') return sub.current_period_end;
   const ends = (sub.items?.data ?? [])
     .map((i: StripeJson) => i.current_period_end)
     .filter((n: unknown): n is number => typeof n === 'number');
@@ -302,6 +344,7 @@ function escapeHtml(s: string): string {
 
 interface Route {
   method: string;
+  path: string;
   pattern: RegExp;
   handler: (ctx: RouteContext) => { status?: number; body: unknown } | Promise<{ status?: number; body: unknown }>;
 }
@@ -349,6 +392,8 @@ export async function startStripeDouble(opts: StripeDoubleOptions = {}): Promise
   const subscriptions = new Map<string, StripeJson>();
   const invoices = new Map<string, StripeJson>();
   const charges = new Map<string, StripeJson>();
+  const payments = createPaymentBook({ charges, unix });
+  const { paymentIntents, invoicePayments } = payments;
   const events = new Map<string, StripeJson>();
   const portalSessions: PortalSessionRecord[] = [];
   const requests: RecordedRequest[] = [];
@@ -373,8 +418,8 @@ export async function startStripeDouble(opts: StripeDoubleOptions = {}): Promise
     if (customers.has(id)) return deletedCustomers.has(id) ? deletedStub(id) : clone(customers.get(id)!);
     const sourceFirst = field === 'default_source' || field === 'source';
     const order = sourceFirst
-      ? [sources, paymentMethods, subscriptions, invoices, events]
-      : [paymentMethods, sources, subscriptions, invoices, events];
+      ? [sources, paymentMethods, subscriptions, invoices, paymentIntents, charges, invoicePayments, events]
+      : [paymentMethods, sources, subscriptions, invoices, paymentIntents, charges, invoicePayments, events];
     for (const store of order) {
       const hit = store.get(id);
       if (hit) return clone(hit);
@@ -388,6 +433,9 @@ export async function startStripeDouble(opts: StripeDoubleOptions = {}): Promise
     sources.get(id) ??
     subscriptions.get(id) ??
     invoices.get(id) ??
+    paymentIntents.get(id) ??
+    charges.get(id) ??
+    invoicePayments.get(id) ??
     events.get(id) ??
     portalSessions.find((p) => p.session.id === id)?.session;
 
@@ -407,7 +455,14 @@ export async function startStripeDouble(opts: StripeDoubleOptions = {}): Promise
       return undefined;
     }
     data = data.sort(compareDesc).map(clone);
-    return { object: 'list', data, has_more: false, total_count: data.length, url: `/v1/customers/${id}/${field}` };
+    return { object: 'list', data, has_more: false, url: `/v1/customers/${id}/${field}` };
+  };
+
+  // An invoice's payments are an includable list: only there when expanded (`expand[]=payments`).
+  const invoiceSublist = (invoice: StripeJson, field: string): StripeList | undefined => {
+    if (field !== 'payments') return undefined;
+    const data = payments.paymentsOf(String(invoice.id));
+    return { object: 'list', data, has_more: false, url: `/v1/invoice_payments?invoice=${invoice.id}` };
   };
 
   // Like Stripe, a path naming a property the object does not have is a 400: that catches the classic
@@ -426,6 +481,7 @@ export async function startStripeDouble(opts: StripeDoubleOptions = {}): Promise
     }
     let child: unknown = value[seg];
     if (child === undefined && value.object === 'customer') child = customerSublist(value, seg);
+    if (child === undefined && value.object === 'invoice') child = invoiceSublist(value, seg);
     if (child === undefined || typeof child === 'number' || typeof child === 'boolean' || Array.isArray(child)) {
       throw cannotExpand(path);
     }
@@ -533,7 +589,7 @@ export async function startStripeDouble(opts: StripeDoubleOptions = {}): Promise
   const routes: Route[] = [];
   const route = (method: string, path: string, handler: Route['handler']) => {
     const pattern = new RegExp(`^${path.replace(/:[a-z_]+/g, '([^/]+)')}$`);
-    routes.push({ method, pattern, handler });
+    routes.push({ method, path, pattern, handler });
   };
 
   // Customers
@@ -730,6 +786,30 @@ export async function startStripeDouble(opts: StripeDoubleOptions = {}): Promise
 
   route('POST', '/v1/invoices/:id/pay', ({ params: [id], input, expand }) => payInvoice(id!, input, expand));
 
+  // Invoice payments and payment intents: where the pinned version keeps an invoice's payment.
+  route('GET', '/v1/invoice_payments', ({ input, expand }) => {
+    const byIntent = input.payment?.payment_intent;
+    const all = [...invoicePayments.values()].filter(
+      (p) =>
+        (input.invoice === undefined || p.invoice === input.invoice) &&
+        (byIntent === undefined || p.payment.payment_intent === byIntent) &&
+        (input.status === undefined || p.status === input.status),
+    );
+    return ok(expandAll(paginate(all, input, '/v1/invoice_payments', 'invoice_payment'), expand));
+  });
+
+  route('GET', '/v1/invoice_payments/:id', ({ params: [id], expand }) => {
+    const payment = invoicePayments.get(id!);
+    if (!payment) throw missing('invoice_payment', id!);
+    return ok(expandAll(payment, expand));
+  });
+
+  route('GET', '/v1/payment_intents/:id', ({ params: [id], expand }) => {
+    const intent = paymentIntents.get(id!);
+    if (!intent) throw missing('payment_intent', id!);
+    return ok(expandAll(intent, expand));
+  });
+
   // Charges
   route('GET', '/v1/charges/:id', ({ params: [id], expand }) => {
     const charge = charges.get(id!);
@@ -742,9 +822,13 @@ export async function startStripeDouble(opts: StripeDoubleOptions = {}): Promise
     if (!input.customer) throw invalid('Missing required param: customer.', { code: 'parameter_missing', param: 'customer' });
     const customer = liveCustomer(String(input.customer), 'customer', 400);
     const flowData = input.flow_data as StripeJson | undefined;
-    const flowTypes = ['payment_method_update', 'subscription_cancel', 'subscription_update', 'subscription_update_confirm'];
-    if (flowData !== undefined && !flowTypes.includes(String(flowData.type))) {
-      throw invalid(`Invalid flow_data[type]: must be one of ${flowTypes.join(', ')}`, { param: 'flow_data[type]' });
+    if (flowData !== undefined && !PORTAL_FLOW_TYPES.includes(String(flowData.type))) {
+      throw invalid(`Invalid flow_data[type]: must be one of ${PORTAL_FLOW_TYPES.join(', ')}`, { param: 'flow_data[type]' });
+    }
+    // Each subscription flow names its subscription in a hash of its own name, as Stripe requires.
+    const flowHash = flowData && String(flowData.type).startsWith('subscription_') ? (flowData[String(flowData.type)] as StripeJson | undefined) : undefined;
+    if (flowData && String(flowData.type).startsWith('subscription_') && typeof flowHash?.subscription !== 'string') {
+      throw invalid(`Missing required param: flow_data[${flowData.type}][subscription].`, { code: 'parameter_missing', param: `flow_data[${flowData.type}][subscription]` });
     }
     const id = nextTestId('bps');
     const session = billingPortalSessionFixture({
@@ -785,47 +869,26 @@ export async function startStripeDouble(opts: StripeDoubleOptions = {}): Promise
   // --- invoice payment ------------------------------------------------------------------------------------
 
   // Stripe's test-card numbers decline by last4; an expired card declines as expired_card.
-  const DECLINES: Record<string, [code: string, decline: string | null, message: string]> = {
-    '0002': ['card_declined', 'generic_decline', 'Your card was declined.'],
-    '9995': ['card_declined', 'insufficient_funds', 'Your card has insufficient funds.'],
-    '9987': ['card_declined', 'lost_card', 'Your card was declined.'],
-    '0341': ['card_declined', 'generic_decline', 'Your card was declined.'],
-    '0069': ['expired_card', null, 'Your card has expired.'],
+  const DECLINES: Record<string, Decline> = {
+    '0002': { code: 'card_declined', declineCode: 'generic_decline', message: 'Your card was declined.' },
+    '9995': { code: 'card_declined', declineCode: 'insufficient_funds', message: 'Your card has insufficient funds.' },
+    '9987': { code: 'card_declined', declineCode: 'lost_card', message: 'Your card was declined.' },
+    '0341': { code: 'card_declined', declineCode: 'generic_decline', message: 'Your card was declined.' },
+    // 4000 0000 0000 0069: a card whose printed date is fine but which the issuer says has expired.
+    '0069': { code: 'expired_card', declineCode: 'expired_card', message: 'Your card has expired.' },
   };
+  const EXPIRED: Decline = { code: 'expired_card', declineCode: 'expired_card', message: 'Your card has expired.' };
 
-  function payInvoice(id: string, input: StripeJson, expand: string[]) {
+  /**
+   * One collection attempt: finalizes a draft, charges what the invoice, its subscription or its customer
+   * charges (Stripe's precedence), and records the attempt on the invoice's payment intent.
+   */
+  function collect(id: string, input: StripeJson = {}): AttemptResult & { invoice: StripeJson; declined: boolean } {
     const inv = invoices.get(id);
     if (!inv) throw missing('invoice', id);
     if (inv.status === 'paid') throw invalid('Invoice is already paid');
     if (inv.status === 'void') throw invalid('This invoice can no longer be paid because it has been voided.');
-    const next = clone(inv);
-    const t = unix();
-    next.status_transitions = { ...next.status_transitions };
-    if (next.status === 'draft') {
-      next.status = 'open';
-      next.status_transitions.finalized_at = t;
-    }
-    const settle = (outOfBand: boolean) => {
-      next.status = 'paid';
-      next.amount_paid = next.amount_due;
-      next.amount_remaining = 0;
-      next.next_payment_attempt = null;
-      next.status_transitions.paid_at = t;
-      if ('paid' in next) next.paid = true;
-      if ('paid_out_of_band' in next) next.paid_out_of_band = outOfBand;
-      invoices.set(id, next);
-      // Paying a subscription's latest invoice is what brings a past_due/unpaid/incomplete one back.
-      const subId = invoiceSubscriptionId(next);
-      const sub = subId ? subscriptions.get(subId) : undefined;
-      if (sub && idOf(sub.latest_invoice) === id && ['past_due', 'unpaid', 'incomplete'].includes(sub.status)) {
-        subscriptions.set(sub.id, { ...clone(sub), status: 'active' });
-      }
-      const cus = customers.get(idOf(next.customer) ?? '');
-      if (cus && cus.delinquent) customers.set(cus.id, { ...clone(cus), delinquent: false });
-      return ok(expandAll(next, expand));
-    };
-    if (input.paid_out_of_band === 'true') return settle(true);
-
+    const next = finalized(inv);
     const sub = subscriptions.get(invoiceSubscriptionId(next) ?? '');
     const cus = customers.get(idOf(next.customer) ?? '');
     const pmId =
@@ -848,17 +911,58 @@ export async function startStripeDouble(opts: StripeDoubleOptions = {}): Promise
 
     next.attempt_count = Number(next.attempt_count ?? 0) + 1;
     next.attempted = true;
-    const decline = isExpired(card, now())
-      ? (['expired_card', null, 'Your card has expired.'] as const)
-      : DECLINES[String(card.last4)];
-    if (decline) {
-      invoices.set(id, next);
-      throw cardDeclined(decline[0], decline[1], decline[2], {
-        charge: nextTestId('ch'),
-        payment_method: { id: pmId, object: instrument.object },
+    const decline = isExpired(card, now()) ? EXPIRED : (DECLINES[String(card.last4)] ?? null);
+    const attempt = payments.attempt(next, instrument, decline);
+    if (decline) invoices.set(id, next);
+    else settle(next);
+    return { ...attempt, invoice: clone(invoices.get(id)!), declined: decline !== null };
+  }
+
+  function finalized(inv: StripeJson): StripeJson {
+    const next = clone(inv);
+    next.status_transitions = { ...next.status_transitions };
+    if (next.status === 'draft') {
+      next.status = 'open';
+      next.status_transitions.finalized_at = unix();
+    }
+    return next;
+  }
+
+  function settle(next: StripeJson): void {
+    next.status = 'paid';
+    next.amount_paid = next.amount_due;
+    next.amount_remaining = 0;
+    next.next_payment_attempt = null;
+    next.status_transitions.paid_at = unix();
+    invoices.set(next.id, next);
+    // Paying a subscription's latest invoice is what brings a past_due/unpaid/incomplete one back.
+    const subId = invoiceSubscriptionId(next);
+    const sub = subId ? subscriptions.get(subId) : undefined;
+    if (sub && idOf(sub.latest_invoice) === next.id && ['past_due', 'unpaid', 'incomplete'].includes(sub.status)) {
+      subscriptions.set(sub.id, { ...clone(sub), status: 'active' });
+    }
+    const cus = customers.get(idOf(next.customer) ?? '');
+    if (cus && cus.delinquent) customers.set(cus.id, { ...clone(cus), delinquent: false });
+  }
+
+  function payInvoice(id: string, input: StripeJson, expand: string[]) {
+    if (input.paid_out_of_band === 'true') {
+      const inv = invoices.get(id);
+      if (!inv) throw missing('invoice', id);
+      if (inv.status === 'paid') throw invalid('Invoice is already paid');
+      settle(finalized(inv));
+      return ok(expandAll(invoices.get(id)!, expand));
+    }
+    const result = collect(id, input);
+    if (result.declined) {
+      const error = result.paymentIntent.last_payment_error as StripeJson;
+      throw cardDeclined(String(error.code), (error.decline_code as string | undefined) ?? null, String(error.message), {
+        charge: result.charge.id,
+        payment_intent: result.paymentIntent,
+        ...(error.payment_method ? { payment_method: error.payment_method } : { source: error.source }),
       });
     }
-    return settle(false);
+    return ok(expandAll(result.invoice, expand));
   }
 
   // --- HTTP plumbing -------------------------------------------------------------------------------------
@@ -902,12 +1006,13 @@ export async function startStripeDouble(opts: StripeDoubleOptions = {}): Promise
     headers: Record<string, string> = {},
   ) => {
     record.status = status;
+    record.response = body;
     const payload = JSON.stringify(body, null, 2);
     res.writeHead(status, {
       'Content-Type': 'application/json',
       'Content-Length': Buffer.byteLength(payload),
       'Request-Id': nextTestId('req'),
-      'Stripe-Version': String(record.headers['stripe-version'] ?? CURRENT_API_VERSION),
+      'Stripe-Version': CURRENT_API_VERSION,
       ...(record.headers['idempotency-key'] ? { 'Idempotency-Key': String(record.headers['idempotency-key']) } : {}),
       ...headers,
     });
@@ -1002,6 +1107,15 @@ export async function startStripeDouble(opts: StripeDoubleOptions = {}): Promise
         }
       }
 
+      // Stripe would render another version; the double knows only the pinned one, and says so.
+      const version = req.headers['stripe-version'];
+      if (version !== undefined && version !== CURRENT_API_VERSION) {
+        throw invalid(
+          `The Stripe double answers in API version ${CURRENT_API_VERSION} only (the installed SDK's); this request asked for ${String(version)}.`,
+          { param: 'Stripe-Version' },
+        );
+      }
+
       let matched: { route: Route; params: string[] } | undefined;
       for (const r of routes) {
         if (r.method !== record.method) continue;
@@ -1017,6 +1131,7 @@ export async function startStripeDouble(opts: StripeDoubleOptions = {}): Promise
           type: 'invalid_request_error',
         });
       }
+      record.route = `${matched.route.method} ${matched.route.path}`;
       const input = { ...record.query, ...record.body };
       const expand = [...toArray(record.query.expand), ...toArray(record.body.expand)];
       try {
@@ -1065,9 +1180,21 @@ export async function startStripeDouble(opts: StripeDoubleOptions = {}): Promise
       if (typeof obj.id !== 'string' || !objects.includes(String(obj.object))) {
         throw new TypeError(`${label} expects an object with a string id and object in [${objects.join(', ')}]`);
       }
+      refuseLegacy(obj, label);
       store.set(obj.id, clone(obj));
       return obj;
     };
+
+  // A field only an older API version had would be served as if the pinned version had it.
+  const refuseLegacy = (obj: StripeJson, where: string) => {
+    const stale = legacyFieldsOf(obj);
+    if (stale.length > 0) {
+      throw new TypeError(
+        `${where}: ${obj.object} ${obj.id} carries ${stale.join(', ')}, which API ${CURRENT_API_VERSION} no longer has; ` +
+          `the double holds pinned-version objects (legacy shapes exist only in events: makeEvent with api_version ${LEGACY_API_VERSION})`,
+      );
+    }
+  };
 
   const getter = (store: Map<string, StripeJson>) => (id: string) => {
     const hit = store.get(id);
@@ -1107,6 +1234,8 @@ export async function startStripeDouble(opts: StripeDoubleOptions = {}): Promise
     putSubscription: putter(subscriptions, ['subscription'], 'putSubscription'),
     putInvoice: putter(invoices, ['invoice'], 'putInvoice'),
     putCharge: putter(charges, ['charge'], 'putCharge'),
+    putPaymentIntent: putter(paymentIntents, ['payment_intent'], 'putPaymentIntent'),
+    putInvoicePayment: putter(invoicePayments, ['invoice_payment'], 'putInvoicePayment'),
     getCustomer(id) {
       if (deletedCustomers.has(id)) return deletedStub(id);
       return getter(customers)(id);
@@ -1116,6 +1245,9 @@ export async function startStripeDouble(opts: StripeDoubleOptions = {}): Promise
     getSubscription: getter(subscriptions),
     getInvoice: getter(invoices),
     getCharge: getter(charges),
+    getPaymentIntent: getter(paymentIntents),
+    invoicePaymentsOf: (invoiceId) => payments.paymentsOf(invoiceId),
+    attemptInvoicePayment: (invoiceId) => collect(invoiceId),
 
     deleteCustomer(id, deleteOpts = {}) {
       if (!customers.has(id)) throw new Error(`deleteCustomer: unknown customer ${id}`);
@@ -1138,7 +1270,7 @@ export async function startStripeDouble(opts: StripeDoubleOptions = {}): Promise
       deletedCustomers.delete(id);
     },
     forget(id) {
-      for (const store of [customers, paymentMethods, sources, subscriptions, invoices, charges, events]) store.delete(id);
+      for (const store of [customers, paymentMethods, sources, subscriptions, invoices, charges, paymentIntents, invoicePayments, events]) store.delete(id);
       deletedCustomers.delete(id);
     },
 
@@ -1153,6 +1285,8 @@ export async function startStripeDouble(opts: StripeDoubleOptions = {}): Promise
     },
 
     requests,
+    routes: routes.map((r) => `${r.method} ${r.path}`),
+    portalFlowTypes: PORTAL_FLOW_TYPES,
     count(match) {
       const fn = matcherFn(match);
       return requests.filter(fn).length;
@@ -1163,9 +1297,12 @@ export async function startStripeDouble(opts: StripeDoubleOptions = {}): Promise
     portalSessions,
 
     makeEvent(type, object, eventOpts = {}) {
-      const event = eventFixture(type, clone(object), { created: unix(), ...eventOpts });
+      const legacy = eventOpts.api_version === LEGACY_API_VERSION;
+      if (!legacy) refuseLegacy(object, `makeEvent(${type})`);
+      const rendered = legacy ? renderLegacy(object, payments) : clone(object);
+      const event = eventFixture(type, rendered, { created: unix(), ...eventOpts });
       events.set(event.id, clone(event));
-      return event;
+      return event as EventObject<typeof object>;
     },
     sign(event, secret, signOpts = {}) {
       // Stripe posts pretty-printed JSON; the signature covers these exact bytes.
@@ -1178,6 +1315,7 @@ export async function startStripeDouble(opts: StripeDoubleOptions = {}): Promise
 
     reset() {
       for (const store of [customers, paymentMethods, sources, subscriptions, invoices, charges, events]) store.clear();
+      payments.clear();
       deletedCustomers.clear();
       portalSessions.length = 0;
       requests.length = 0;

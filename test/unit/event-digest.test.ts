@@ -1,4 +1,5 @@
 import { describe, test } from 'node:test';
+import { renderLegacy } from '../fixtures/legacy-shapes.js';
 import assert from 'node:assert/strict';
 import { DIGEST_STRING_MAX_LENGTH, digestEvent } from '../../src/domain/event-digest.js';
 import { EVENT_ROUTES, routeEvent } from '../../src/domain/event-routing.js';
@@ -26,7 +27,7 @@ const card = { brand: 'visa', last4: '0002', exp_month: 3, exp_year: 2027 };
 function fixtureObjects(): Array<[string, StripeJson]> {
   const subscription = subscriptionFixture({ customer: CUSTOMER });
   const charge = (failureCode: string, reason: string) =>
-    failedChargeFixture({ customer: CUSTOMER, paymentMethod: nextTestId('pm'), failureCode, reason, card, invoice: nextTestId('in') });
+    failedChargeFixture({ customer: CUSTOMER, paymentMethod: nextTestId('pm'), failureCode, reason, card });
   return [
     ['customer', customerFixture({ id: CUSTOMER, email: 'reader@example.com', metadata: { user_id: 'u-1' } })],
     ['customer with an expanded default card', customerFixture({ id: CUSTOMER, invoice_settings: { default_payment_method: cardPaymentMethodFixture({ customer: CUSTOMER }) } })],
@@ -36,14 +37,14 @@ function fixtureObjects(): Array<[string, StripeJson]> {
     ['legacy card source', legacyCardSourceFixture({ customer: CUSTOMER, exp_month: 4, exp_year: 2027 })],
     ['legacy Sources object', { id: nextTestId('src'), object: 'source', type: 'card', customer: CUSTOMER, owner: { email: 'o@example.com' }, card: { brand: 'Visa', last4: '4242', exp_month: 5, exp_year: 2027 } }],
     ['subscription (current)', subscription],
-    ['subscription (legacy)', subscriptionFixture({ customer: CUSTOMER, shape: 'legacy' })],
+    ['subscription (legacy)', renderLegacy(subscriptionFixture({ customer: CUSTOMER }))],
     ['subscription, customer expanded', subscriptionFixture({ customer: EXPANDED_CUSTOMER })],
     ['paid invoice (current)', invoiceFixture({ customer: CUSTOMER, subscription: subscription.id, status: 'paid' })],
-    ['paid invoice (legacy)', invoiceFixture({ customer: CUSTOMER, subscription: subscription.id, status: 'paid', shape: 'legacy' })],
+    ['paid invoice (legacy)', renderLegacy(invoiceFixture({ customer: CUSTOMER, subscription: subscription.id, status: 'paid' }))],
     ['open invoice (current)', invoiceFixture({ customer: CUSTOMER, subscription: subscription.id, attempt_count: 1 })],
-    ['open invoice (legacy), charge id', invoiceFixture({ customer: CUSTOMER, subscription: subscription.id, attempt_count: 1, shape: 'legacy' })],
-    ['open invoice, charge expanded (expired card)', { ...invoiceFixture({ customer: CUSTOMER, shape: 'legacy', attempt_count: 1 }), charge: charge('expired_card', 'expired_card') }],
-    ['open invoice, payment intent expanded', { ...invoiceFixture({ customer: CUSTOMER, shape: 'legacy' }), payment_intent: { id: nextTestId('pi'), object: 'payment_intent', last_payment_error: { code: 'card_declined', decline_code: 'expired_card', payment_method: { billing_details: { email: 'pm@example.com' } } } } }],
+    ['open invoice (legacy), charge id', renderLegacy(invoiceFixture({ customer: CUSTOMER, subscription: subscription.id, attempt_count: 1 }), { paymentOfInvoice: () => ({ charge: nextTestId('ch'), payment_intent: nextTestId('pi') }) })],
+    ['open invoice, charge expanded (expired card)', { ...renderLegacy(invoiceFixture({ customer: CUSTOMER, attempt_count: 1 })), charge: charge('expired_card', 'expired_card') }],
+    ['open invoice, payment intent expanded', { ...renderLegacy(invoiceFixture({ customer: CUSTOMER })), payment_intent: { id: nextTestId('pi'), object: 'payment_intent', last_payment_error: { code: 'card_declined', decline_code: 'expired_card', payment_method: { billing_details: { email: 'pm@example.com' } } } } }],
     ['invoice, customer expanded', invoiceFixture({ customer: EXPANDED_CUSTOMER, status: 'paid' })],
     ['failed charge: expired card', charge('expired_card', 'expired_card')],
     ['failed charge: other decline', charge('card_declined', 'generic_decline')],
@@ -102,7 +103,7 @@ describe('event digest', () => {
     const digest = digestEvent(asEvent(eventFixture('invoice.payment_failed', { ...invoiceFixture({ customer: EXPANDED_CUSTOMER }), charge: failedChargeFixture({ customer: CUSTOMER, paymentMethod: 'pm_1', failureCode: 'expired_card', reason: 'expired_card', card }) })));
     const object = digest.data.object as unknown as StripeJson;
     assert.deepEqual(object.customer, { id: CUSTOMER });
-    assert.deepEqual(Object.keys(object.charge).sort(), ['failure_code', 'id', 'outcome']);
+    assert.deepEqual(Object.keys(object.charge).sort(), ['failure_code', 'id', 'outcome', 'payment_method', 'payment_method_details', 'source']);
     assert.deepEqual(object.charge.outcome, { reason: 'expired_card' });
     assert.doesNotMatch(JSON.stringify(digest), /@|metadata|fingerprint/);
   });

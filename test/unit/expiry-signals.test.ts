@@ -2,6 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { readExpirySignal } from '../../src/domain/expiry-signals.js';
 import type { StripeEventLike } from '../../src/domain/stripe-shapes.js';
+import { invoiceFixture } from '../fixtures/stripe-objects.js';
+import { failedChargeFixture } from '../fixtures/charges.js';
+import { renderLegacy } from '../fixtures/legacy-shapes.js';
 
 const event = (type: string, object: Record<string, unknown>, created = 1_800_000_000): StripeEventLike =>
   ({ id: 'evt_1', object: 'event', type, api_version: '2020-08-27', created, livemode: false, data: { object } }) as unknown as StripeEventLike;
@@ -47,8 +50,38 @@ describe('readExpirySignal', () => {
       invoiceId: 'in_1',
       declineCode: null,
       chargeId: 'ch_9',
+      cardId: null,
+      exp_month: null,
+      exp_year: null,
       at: 1_800_000_000_000,
     });
+  });
+
+  it('invoice.payment_failed and payment_action_required in the current version name no charge: the decline is for the caller to look up', () => {
+    const invoice = invoiceFixture({ id: 'in_3', customer: 'cus_1', subscription: 'sub_1', status: 'open', attempt_count: 1 });
+    for (const type of ['invoice.payment_failed', 'invoice.payment_action_required']) {
+      assert.deepEqual(readExpirySignal(event(type, invoice)), {
+        kind: 'invoice_payment_failed',
+        customerId: 'cus_1',
+        invoiceId: 'in_3',
+        declineCode: null,
+        chargeId: null,
+        cardId: null,
+        exp_month: null,
+        exp_year: null,
+        at: 1_800_000_000_000,
+      });
+    }
+    const legacy = renderLegacy(invoice, { paymentOfInvoice: () => ({ charge: 'ch_3', payment_intent: 'pi_3' }) });
+    assert.equal((readExpirySignal(event('invoice.payment_failed', legacy)) as { chargeId: string }).chargeId, 'ch_3');
+  });
+
+  it('charge.failed reads the same in both versions', () => {
+    const current = failedChargeFixture({ customer: 'cus_1', paymentMethod: 'pm_1', failureCode: 'expired_card', reason: 'expired_card', card: { brand: 'visa', last4: '0069', exp_month: 11, exp_year: 2029 } });
+    const legacy = renderLegacy(current, { invoiceOfPaymentIntent: () => 'in_1' });
+    assert.equal(legacy.invoice, 'in_1');
+    assert.deepEqual(readExpirySignal(event('charge.failed', legacy)), readExpirySignal(event('charge.failed', current)));
+    assert.equal((readExpirySignal(event('charge.failed', current)) as { exp_year: number }).exp_year, 2029);
   });
 
   it('customer.source.expiring carries the legacy card and its expiry', () => {
@@ -69,6 +102,9 @@ describe('readExpirySignal', () => {
     });
     const current = readExpirySignal(event('invoice.payment_succeeded', { ...paid, parent: { type: 'subscription_details', subscription_details: { subscription: 'sub_new' } } }));
     assert.equal((current as { subscriptionId: string }).subscriptionId, 'sub_new');
+    const fixture = invoiceFixture({ customer: 'cus_1', subscription: 'sub_fixture', status: 'paid' });
+    assert.equal((readExpirySignal(event('invoice.paid', fixture)) as { subscriptionId: string }).subscriptionId, 'sub_fixture');
+    assert.equal((readExpirySignal(event('invoice.paid', renderLegacy(fixture))) as { subscriptionId: string }).subscriptionId, 'sub_fixture');
     assert.equal(readExpirySignal(event('invoice.paid', { ...paid, status: 'open' })), null);
   });
 
@@ -81,7 +117,7 @@ describe('readExpirySignal', () => {
   it('ids that are not Stripe ids (too long, wrong characters) are read as absent', () => {
     const long = `ch_${'c'.repeat(300)}`;
     assert.deepEqual(readExpirySignal(event('invoice.payment_failed', { id: 'in_1', object: 'invoice', customer: 'cus_1', charge: long })), {
-      kind: 'invoice_payment_failed', customerId: 'cus_1', invoiceId: 'in_1', declineCode: null, chargeId: null, at: 1_800_000_000_000,
+      kind: 'invoice_payment_failed', customerId: 'cus_1', invoiceId: 'in_1', declineCode: null, chargeId: null, cardId: null, exp_month: null, exp_year: null, at: 1_800_000_000_000,
     });
     assert.equal(readExpirySignal(event('invoice.payment_failed', { id: `in_${'d'.repeat(300)}`, object: 'invoice', customer: 'cus_1' })), null);
     const decline = readExpirySignal(event('charge.failed', { ...charge('expired_card', 'expired_card'), payment_method: 'pm 1' }));
