@@ -7,7 +7,7 @@ import { createSubscriberStore } from '../../src/store/subscriber-store.js';
 import { cleanupPrefix, createTestRedis, testRedisUrl, uniquePrefix, waitFor } from '../support/redis.js';
 import { startStripeDouble, type StripeDouble } from '../support/stripe-double.js';
 import { seedReader } from '../support/readers.js';
-import { maxInAnyWindow } from '../support/request-windows.js';
+import { maxInAnyWindow, watchStalls } from '../support/request-windows.js';
 import { startWorkerProcess, type WorkerProcess } from '../support/worker-processes.js';
 
 const LIMIT = 25;
@@ -61,6 +61,7 @@ describe(`two worker processes refreshing a backlog with STRIPE_API_RATE_LIMIT=$
       STRIPE_API_RATE_LIMIT: String(LIMIT),
       WORKER_CONCURRENCY: '8',
     };
+    const stallWatch = watchStalls();
     workers = [startWorkerProcess(env), startWorkerProcess(env)];
     await Promise.all(workers.map((w) => w.ready));
 
@@ -74,8 +75,11 @@ describe(`two worker processes refreshing a backlog with STRIPE_API_RATE_LIMIT=$
     assert.equal(states.filter((s) => s.projection.subscriptions[0]?.status === 'active').length, CUSTOMERS);
 
     const received = double.requests.map((r) => r.at);
-    const busiest = maxInAnyWindow(received);
-    assert.ok(busiest <= LIMIT, `${busiest} requests in one second (limit ${LIMIT})`);
+    // Windows in which this process (the double's clock) stalled are not judged: their stamps bunch.
+    const stalls = stallWatch.stop();
+    const busiest = maxInAnyWindow(received, 1000, stalls);
+    assert.ok(busiest <= LIMIT, `${busiest} requests in one second (limit ${LIMIT}; ${stalls.length} stalls of this process left out)`);
+    assert.ok(busiest > 0, 'some window was judged');
     // The faults were served, and the demand spanned several seconds' worth of the budget.
     assert.ok(double.requests.some((r) => r.status === 429));
     assert.ok(double.requests.some((r) => r.status === 500));
