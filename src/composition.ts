@@ -34,6 +34,8 @@ import { createStripeRequestBudget } from './store/stripe-request-budget.js';
 import { createPortalSessionStore, createReturnThrottle } from './store/billing-link-throttle.js';
 import { createResyncStore, type ResyncStore } from './store/resync-store.js';
 import { createEventRecoveryStore, type EventRecoveryStore } from './store/event-recovery-store.js';
+import { createAdminSessionStore, type AdminSessionStore } from './store/admin-sessions.js';
+import type { AdminRouteDeps } from './http/admin-route.js';
 import { createStripeClient, createStripeGateway, type StripeGateway } from './adapters/stripe-gateway.js';
 import { createStripeBilling, type StripeBilling } from './adapters/stripe-billing.js';
 import { createStripeLists } from './adapters/stripe-lists.js';
@@ -114,6 +116,8 @@ export interface Services {
   eventRecoveryStore: EventRecoveryStore;
   restoreAccess: RestoreAccess;
   openPortal: OpenPortalSession;
+  /** Browser sessions of /admin (logins, CSRF tokens, failed-login counts). */
+  adminSessions: AdminSessionStore;
   /** Every queue this side holds, for metrics and Bull Board. */
   allQueues: Queue[];
   /** Closes this side's queues (not its connection, which its opener owns). */
@@ -240,6 +244,13 @@ export function buildServices(config: Config, clients: SideClients, tuning: Tuni
       sessions: createPortalSessionStore({ redis, prefix, clock, ...config.updateCardSessions }),
       ...(tuning.portalPolling ?? {}),
     }),
+    adminSessions: createAdminSessionStore({
+      redis,
+      prefix,
+      clock,
+      ttlMs: config.adminSessions.ttlMs,
+      loginWindowMs: config.adminSessions.loginWindowMs,
+    }),
     allQueues: [queues.stripeEvents, queues.customerSync, queues.cardExpiry, queues.notices, opsQueues.resync, opsQueues.eventRecovery] as Queue[],
     async close() {
       await Promise.allSettled([queues.close(), opsQueues.close()]);
@@ -257,6 +268,26 @@ export function buildMetrics(services: Services, options: { defaultMetrics: bool
     defaultMetrics: options.defaultMetrics,
     ...(options.collectEveryMs !== undefined ? { collectEveryMs: options.collectEveryMs } : {}),
   });
+}
+
+/** The /admin routes' deps for this side and admin token: the JSON views, Bull Board, the browser pages. */
+export function adminDeps(services: Services, adminToken: string): AdminRouteDeps {
+  const { config } = services;
+  return {
+    adminToken,
+    store: services.store,
+    clock: services.clock,
+    policy: config.policy,
+    opsQueues: services.opsQueues,
+    queues: services.queues,
+    producers: services.producers,
+    browser: {
+      sessions: services.adminSessions,
+      publicBaseUrl: config.publicBaseUrl,
+      maxLoginFailures: config.adminSessions.maxLoginFailures,
+      sessionTtlMs: config.adminSessions.ttlMs,
+    },
+  };
 }
 
 /** The HTTP app of the API side. `overrides` replaces deps (tests: a scoped token, a heartbeat). */
@@ -277,19 +308,7 @@ export function buildApi(
     metricsToken: config.metricsToken,
     ...(parts.metrics ? { metrics: parts.metrics } : {}),
     ...(parts.changeReader ? { entitlementEvents: { reader: parts.changeReader, ...config.feed } } : {}),
-    ...(config.adminToken
-      ? {
-          admin: {
-            adminToken: config.adminToken,
-            store,
-            clock,
-            policy: config.policy,
-            opsQueues: services.opsQueues,
-            queues: services.queues,
-            producers: services.producers,
-          },
-        }
-      : {}),
+    ...(config.adminToken ? { admin: adminDeps(services, config.adminToken) } : {}),
     ...(links
       ? {
           updateCardUrlFor: createUpdateCardUrlFor(links, clock, config.cardExpiryNoticeDays),

@@ -109,6 +109,14 @@ const schema = z.object({
   ENTITLEMENT_API_TOKENS: apiTokens,
   ADMIN_TOKEN: secret('ADMIN_TOKEN').optional(),
   METRICS_TOKEN: secret('METRICS_TOKEN').optional(),
+  METRICS_PORT: intFrom(1, 65535).optional(),
+  ADMIN_SESSION_TTL_MINUTES: intFrom(5, 7 * 24 * 60).default(480),
+  ADMIN_LOGIN_MAX_FAILURES: intFrom(1, 1000).default(10),
+  ADMIN_LOGIN_WINDOW_MINUTES: intFrom(1, 1440).default(15),
+  TIMELINE_MAX_ENTRIES: intFrom(10, 100_000).default(500),
+  TIMELINE_MAX_AGE_DAYS: intFrom(1, 3660).default(180),
+  OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl.optional(),
+  OTEL_SERVICE_NAME: z.string().trim().min(1).max(100).default('subgate'),
   PUBLIC_BASE_URL: httpUrl.default('http://localhost:3000'),
   LINK_SIGNING_SECRET: secret('LINK_SIGNING_SECRET', 32).optional(),
   SMTP_URL: z
@@ -159,6 +167,14 @@ export type Config = Readonly<{
   entitlementTokens: readonly ApiToken[];
   adminToken: string | undefined;
   metricsToken: string | undefined;
+  /** Where a worker process serves its own /metrics (the API serves its own on PORT); unset: none. */
+  metricsPort: number | undefined;
+  /** Browser sessions of /admin: how long one lasts, and the failed logins one address may make per window. */
+  adminSessions: Readonly<{ ttlMs: number; maxLoginFailures: number; loginWindowMs: number }>;
+  /** Each reader's story (the admin customer page): at most this many entries, none older than this. */
+  timeline: Readonly<{ maxEntries: number; maxAgeMs: number }>;
+  /** OpenTelemetry: traces are exported only when an OTLP endpoint is set. */
+  otel: Readonly<{ endpoint: string | undefined; serviceName: string }>;
   publicBaseUrl: string;
   linkSigningSecret: string | undefined;
   smtpUrl: string | undefined;
@@ -253,6 +269,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     entitlementTokens: Object.freeze(e.ENTITLEMENT_API_TOKENS.map((token) => Object.freeze(token))),
     adminToken: e.ADMIN_TOKEN,
     metricsToken: e.METRICS_TOKEN,
+    metricsPort: e.METRICS_PORT,
+    adminSessions: Object.freeze({
+      ttlMs: e.ADMIN_SESSION_TTL_MINUTES * 60_000,
+      maxLoginFailures: e.ADMIN_LOGIN_MAX_FAILURES,
+      loginWindowMs: e.ADMIN_LOGIN_WINDOW_MINUTES * 60_000,
+    }),
+    timeline: Object.freeze({ maxEntries: e.TIMELINE_MAX_ENTRIES, maxAgeMs: e.TIMELINE_MAX_AGE_DAYS * 86_400_000 }),
+    otel: Object.freeze({ endpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: e.OTEL_SERVICE_NAME }),
     publicBaseUrl: e.PUBLIC_BASE_URL.replace(/\/+$/, ''),
     linkSigningSecret: e.LINK_SIGNING_SECRET,
     smtpUrl: e.SMTP_URL,

@@ -5,6 +5,8 @@
  *   POST /admin/resync         starts (or returns the running) resync job; GET /admin/resync/:id its progress
  *   POST /admin/recover-events runs missed-event recovery now
  *   /admin/queues              Bull Board over every queue
+ * With `browser` deps a browser may log in instead (admin-session.ts) and gets the HTML pages
+ * (admin-pages/); the bearer header keeps working for scripts either way.
  */
 import express, { Router, type Express, type RequestHandler } from 'express';
 import type { Job, Queue } from 'bullmq';
@@ -21,6 +23,11 @@ import { createTokenCheck } from './bearer-auth.js';
 import { AuthError, InvalidPathError, NotFoundError, ValidationError } from './errors.js';
 import { BULL_BOARD_HEADERS, withHeaders } from './security-headers.js';
 import { toEntitlementBody } from './entitlement-response.js';
+import { createAdminAuth, type AdminSessionDeps } from './admin-session.js';
+import { createAdminPagesRouter } from './admin-pages/router.js';
+
+/** What the browser side of /admin needs: the session store and its settings (the token is adminToken). */
+export type AdminBrowserDeps = Omit<AdminSessionDeps, 'adminToken'>;
 
 export interface AdminRouteDeps {
   adminToken: string;
@@ -31,6 +38,8 @@ export interface AdminRouteDeps {
   producers: Pick<Producers, 'resync' | 'recoverEvents'>;
   /** The queues whose jobs the customer view lists; any left out are skipped. */
   queues?: Partial<Pick<Queues, 'customerSync' | 'cardExpiry' | 'notices' | 'stripeEvents'>>;
+  /** Browser sessions and the HTML pages; without them only the bearer header opens /admin. */
+  browser?: AdminBrowserDeps;
 }
 
 /** Jobs scanned per queue for the customer view: enough for what BullMQ keeps, bounded for Redis. */
@@ -48,11 +57,14 @@ const refuseUndecodablePath: RequestHandler = (req, _res, next) => {
 export function createAdminRouter(deps: AdminRouteDeps): Router {
   const router = Router();
   const checkToken = createTokenCheck([deps.adminToken]);
-  const requireAdmin: RequestHandler = (req, _res, next) => {
+  const bearerOnly: RequestHandler = (req, _res, next) => {
     if (!checkToken(req.headers.authorization)) throw new AuthError();
     next();
   };
-  router.use('/admin', requireAdmin);
+  const auth = deps.browser ? createAdminAuth({ adminToken: deps.adminToken, ...deps.browser }) : null;
+  if (auth) router.use(auth.router);
+  router.use('/admin', auth?.requireAdmin ?? bearerOnly);
+  if (auth) router.use(createAdminPagesRouter());
 
   const board = new ExpressAdapter();
   board.setBasePath('/admin/queues');

@@ -10,6 +10,16 @@ const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: object, description: string) => ({ description, content: { 'application/json': { schema } } });
 const error = (description: string) => json(ref('Error'), description);
 const html = (description: string) => ({ description, content: { 'text/html': { schema: { type: 'string' } } } });
+/** A response that is an error as JSON for scripts, or a page for a browser (the login page, for a 401). */
+const errorOrPage = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: ref('Error') }, 'text/html': { schema: { type: 'string' } } },
+});
+const adminBrowserSecurity = [{ adminToken: [] }, { adminSession: [] }];
+const formBody = (properties: Record<string, object>, required: string[]) => ({
+  required: true,
+  content: { 'application/x-www-form-urlencoded': { schema: { type: 'object', required, properties } } },
+});
 const nullable = (schema: object) => ({ oneOf: [schema, { type: 'null' }] });
 const isoInstant = { type: 'string', format: 'date-time' };
 const adminSecurity = [{ adminToken: [] }];
@@ -174,6 +184,12 @@ export function buildOpenApiDocument(): Record<string, unknown> {
         },
         metricsToken: { type: 'http', scheme: 'bearer', description: 'METRICS_TOKEN. Without it configured, /metrics is open.' },
         adminToken: { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN. Without it configured, every /admin path is a 404.' },
+        adminSession: {
+          type: 'apiKey',
+          in: 'cookie',
+          name: 'subgate_admin',
+          description: 'A browser session from POST /admin/login. State-changing requests on it must come from this site (Origin or Sec-Fetch-Site), and subgate\'s own forms carry the session\'s CSRF token.',
+        },
         stripeSignature: { type: 'apiKey', in: 'header', name: 'Stripe-Signature' },
       },
       schemas,
@@ -291,15 +307,47 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       '/openapi.json': {
         get: { summary: 'This document.', responses: { '200': json({ type: 'object', required: ['openapi', 'paths'] }, 'OpenAPI 3.1.') } },
       },
+      '/admin/login': {
+        get: { summary: 'The admin login page (a form for ADMIN_TOKEN).', responses: { '200': html('The login page.') } },
+        post: {
+          summary: 'Log in with ADMIN_TOKEN: a session cookie (HttpOnly, SameSite=Strict, Secure under https, expiring) and 303 to `next` (a path under /admin).',
+          requestBody: formBody({ token: { type: 'string' }, next: { type: 'string' } }, ['token']),
+          responses: {
+            '303': { description: 'Logged in; Set-Cookie carries the session.' },
+            '401': html('Not the admin token: the login page again.'),
+            '403': error('Posted from another site (`cross_site`).'),
+            '413': error('Body larger than 2 KB.'),
+            '429': html('Too many failed logins from this address in the window (ADMIN_LOGIN_MAX_FAILURES).'),
+          },
+        },
+      },
+      '/admin/logout': {
+        post: {
+          summary: 'Revoke this browser session (its cookie stops working at once) and 303 to the login page.',
+          security: [{ adminSession: [] }],
+          requestBody: formBody({ csrf: { type: 'string' } }, ['csrf']),
+          responses: {
+            '303': { description: 'Logged out (or there was no session).' },
+            '403': error('From another site (`cross_site`) or without the session\'s CSRF token (`csrf`).'),
+          },
+        },
+      },
+      '/admin': {
+        get: {
+          summary: 'The admin home page: find a reader by customer id, user id or e-mail.',
+          security: adminBrowserSecurity,
+          responses: { '200': html('The search page.'), '401': errorOrPage('No session: the login page (HTML), or a 401 error (JSON).') },
+        },
+      },
       '/admin/customers/{id}': {
         get: {
-          summary: 'One customer: projection, entitlement now, its refresh, card-expiry and notice jobs.',
-          security: adminSecurity,
+          summary: 'One customer: projection, entitlement now, its refresh, card-expiry and notice jobs (JSON); a browser asking for HTML gets the reader\'s story.',
+          security: adminBrowserSecurity,
           parameters: [{ name: 'id', in: 'path', required: true, schema: customerIdSchema }],
           responses: {
             '200': json(ref('AdminCustomer'), 'The customer.'),
             '400': error('Not a customer id (`invalid_customer`), or not valid percent-encoding (`invalid_path`).'),
-            '401': error('Missing or wrong admin token.'),
+            '401': errorOrPage('Missing or wrong admin token (JSON), or no session (the login page).'),
             '404': error('No projection for this customer (or admin disabled).'),
           },
         },

@@ -23,15 +23,16 @@ const styleHash = (css: string): string => `'sha256-${createHash('sha256').updat
 
 /**
  * For an HTML page of subgate's own whose only styling is the given <style> element contents (exactly
- * as they sit between the tags): no script, no image, no font, no form, no <base>, no frame.
+ * as they sit between the tags): no script, no image, no font, no <base>, no frame, and no form unless
+ * `forms: 'self'` (the admin pages, whose forms post back to this origin only).
  */
-export function ownPageHeaders(inlineStyles: readonly string[]): HeaderSet {
+export function ownPageHeaders(inlineStyles: readonly string[], options: { forms?: 'none' | 'self' } = {}): HeaderSet {
   return Object.freeze({
     'Content-Security-Policy': policy({
       'default-src': "'none'",
       'style-src': inlineStyles.map(styleHash).join(' ') || "'none'",
       'base-uri': "'none'",
-      'form-action': "'none'",
+      'form-action': options.forms === 'self' ? "'self'" : "'none'",
       ...NO_FRAMING,
     }),
     'X-Frame-Options': 'DENY',
