@@ -35,6 +35,11 @@ import { createPortalSessionStore, createReturnThrottle } from './store/billing-
 import { createResyncStore, type ResyncStore } from './store/resync-store.js';
 import { createEventRecoveryStore, type EventRecoveryStore } from './store/event-recovery-store.js';
 import { createAdminSessionStore, type AdminSessionStore } from './store/admin-sessions.js';
+import { createCustomerTimeline, type CustomerTimeline } from './store/customer-timeline.js';
+import { createEmailIndex, type EmailIndex } from './store/email-index.js';
+import { createRecoveryFunnelStore, type RecoveryFunnelStore } from './store/recovery-funnel.js';
+import { createCustomerStory, type CustomerStory } from './flows/customer-story.js';
+import { attachJobStory, withStoryPortal, withStoryReturn, withStoryWatch } from './flows/story-hooks.js';
 import type { AdminRouteDeps } from './http/admin-route.js';
 import { createStripeClient, createStripeGateway, type StripeGateway } from './adapters/stripe-gateway.js';
 import { createStripeBilling, type StripeBilling } from './adapters/stripe-billing.js';
@@ -116,6 +121,12 @@ export interface Services {
   eventRecoveryStore: EventRecoveryStore;
   restoreAccess: RestoreAccess;
   openPortal: OpenPortalSession;
+  /** Each reader's bounded timeline (the admin customer page); `story.record` adds to it. */
+  timeline: CustomerTimeline;
+  emailIndex: EmailIndex;
+  funnel: RecoveryFunnelStore;
+  /** Writes the timeline, the e-mail index and the recovery funnel as things happen. */
+  story: CustomerStory;
   /** Browser sessions of /admin (logins, CSRF tokens, failed-login counts). */
   adminSessions: AdminSessionStore;
   /** Every queue this side holds, for metrics and Bull Board. */
@@ -154,7 +165,11 @@ export function buildServices(config: Config, clients: SideClients, tuning: Tuni
     ? createUpdateCardLinks({ secret: config.linkSigningSecret, publicBaseUrl: config.publicBaseUrl, ttlDays: config.updateCardLinkTtlDays, clock })
     : null;
 
-  const watch = createEntitlementWatch({ store, feed, clock, policy: config.policy, notices: producers });
+  const timeline = createCustomerTimeline({ redis, prefix, clock, ...config.timeline });
+  const emailIndex = createEmailIndex({ redis, prefix });
+  const funnel = createRecoveryFunnelStore({ redis, prefix });
+  const story = createCustomerStory({ timeline, emailIndex, funnel, clock, logger });
+  const watch = withStoryWatch(createEntitlementWatch({ store, feed, clock, policy: config.policy, notices: producers }), story);
   const scheduler = createExpiryScheduler({
     producers,
     clock,
@@ -163,7 +178,7 @@ export function buildServices(config: Config, clients: SideClients, tuning: Tuni
     pastDueGraceDays: config.policy.pastDueGraceDays,
   });
   const recovery = createCardRecovery({ billing, enabled: config.newCardRecovery, clock, logger });
-  const afterWrite = createAfterWrite({ scheduler, watch, recovery, producers });
+  const afterWrite = createAfterWrite({ scheduler, watch, recovery, producers, story });
   const writeSnapshot = createSnapshotWriter({ store, afterWrite });
   const syncCustomer = createCustomerSync({ stripe: gateway, store, clock, userIdMetadataKey: config.userIdMetadataKey, logger, writeSnapshot });
   const acceptEvent = createEventAcceptor({ ledger, producers });
@@ -179,7 +194,7 @@ export function buildServices(config: Config, clients: SideClients, tuning: Tuni
     clock,
     userIdMetadataKey: config.userIdMetadataKey,
     logger,
-    writeSnapshot: createSnapshotWriter({ store, afterWrite: createAfterWrite({ scheduler, watch, recovery: null, producers }) }),
+    writeSnapshot: createSnapshotWriter({ store, afterWrite: createAfterWrite({ scheduler, watch, recovery: null, producers, story }) }),
   });
 
   return {
@@ -233,17 +248,27 @@ export function buildServices(config: Config, clients: SideClients, tuning: Tuni
     recoverEvents: createEventRecovery({ source: lists, acceptEvent, checkpoints: eventRecoveryStore, clock, logger }),
     resyncStore,
     eventRecoveryStore,
-    restoreAccess: createAccessRestorer({
-      syncCustomer: syncWithoutRecovery,
-      store,
-      recovery,
-      throttle: createReturnThrottle({ redis, prefix, clock }),
-    }),
-    openPortal: createPortalSessionOpener({
-      portal: billing,
-      sessions: createPortalSessionStore({ redis, prefix, clock, ...config.updateCardSessions }),
-      ...(tuning.portalPolling ?? {}),
-    }),
+    restoreAccess: withStoryReturn(
+      createAccessRestorer({
+        syncCustomer: syncWithoutRecovery,
+        store,
+        recovery,
+        throttle: createReturnThrottle({ redis, prefix, clock }),
+      }),
+      story,
+    ),
+    openPortal: withStoryPortal(
+      createPortalSessionOpener({
+        portal: billing,
+        sessions: createPortalSessionStore({ redis, prefix, clock, ...config.updateCardSessions }),
+        ...(tuning.portalPolling ?? {}),
+      }),
+      story,
+    ),
+    timeline,
+    emailIndex,
+    funnel,
+    story,
     adminSessions: createAdminSessionStore({
       redis,
       prefix,
@@ -286,6 +311,10 @@ export function adminDeps(services: Services, adminToken: string): AdminRouteDep
       publicBaseUrl: config.publicBaseUrl,
       maxLoginFailures: config.adminSessions.maxLoginFailures,
       sessionTtlMs: config.adminSessions.ttlMs,
+      timeline: services.timeline,
+      emailIndex: services.emailIndex,
+      funnel: services.funnel,
+      requestRefresh: (customerId) => services.producers.refresh(customerId, 'admin', 'access'),
     },
   };
 }
@@ -360,6 +389,7 @@ export function buildWorkers(
   });
   const opsWorkers =
     options.operations === false ? null : createOpsWorkers({ ...connected, runResync: services.runResync, recoverEvents: services.recoverEvents });
+  attachJobStory([workers.eventWorker, workers.syncWorker, workers.expiryWorker, workers.noticeWorker] as never, services.story);
   if (options.metrics) {
     instrumentWorkers({
       metrics: options.metrics,

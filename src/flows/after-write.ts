@@ -10,6 +10,7 @@ import type { ExpiryScheduler } from '../expiry/expiry-scheduler.js';
 import type { CardRecovery } from '../billing/card-recovery.js';
 import type { EntitlementWatch } from '../sync/entitlement-watch.js';
 import type { AfterWrite } from '../sync/snapshot-writer.js';
+import type { CustomerStory } from './customer-story.js';
 
 export function createAfterWrite(deps: {
   scheduler: Pick<ExpiryScheduler, 'scheduleFor'>;
@@ -17,8 +18,11 @@ export function createAfterWrite(deps: {
   /** Null where the caller runs recovery itself (the update-card return). */
   recovery: CardRecovery | null;
   producers: Pick<Producers, 'refresh'>;
+  /** The reader's timeline (what the refresh changed), the e-mail index and the funnel's card update. */
+  story?: Pick<CustomerStory, 'afterWrite'>;
 }): AfterWrite {
   return async ({ next, previous }) => {
+    await deps.story?.afterWrite({ next, previous });
     // A fresh Stripe read carries no marks; the stored ones say which cards are flagged or proven already.
     const marks = previous?.expiry_marks;
     await deps.scheduler.scheduleFor(marks ? { ...next, expiry_marks: marks } : next);

@@ -24,10 +24,10 @@ import { AuthError, InvalidPathError, NotFoundError, ValidationError } from './e
 import { BULL_BOARD_HEADERS, withHeaders } from './security-headers.js';
 import { toEntitlementBody } from './entitlement-response.js';
 import { createAdminAuth, type AdminSessionDeps } from './admin-session.js';
-import { createAdminPagesRouter } from './admin-pages/router.js';
+import { createAdminPagesRouter, type AdminPagesDeps } from './admin-pages/router.js';
 
-/** What the browser side of /admin needs: the session store and its settings (the token is adminToken). */
-export type AdminBrowserDeps = Omit<AdminSessionDeps, 'adminToken'>;
+/** What the browser side of /admin needs: the session store and its settings (the token is adminToken), and what the pages read. */
+export type AdminBrowserDeps = Omit<AdminSessionDeps, 'adminToken'> & Omit<AdminPagesDeps, 'store' | 'clock' | 'policy'>;
 
 export interface AdminRouteDeps {
   adminToken: string;
@@ -64,7 +64,7 @@ export function createAdminRouter(deps: AdminRouteDeps): Router {
   const auth = deps.browser ? createAdminAuth({ adminToken: deps.adminToken, ...deps.browser }) : null;
   if (auth) router.use(auth.router);
   router.use('/admin', auth?.requireAdmin ?? bearerOnly);
-  if (auth) router.use(createAdminPagesRouter());
+  if (auth && deps.browser) router.use(createAdminPagesRouter({ ...deps.browser, store: deps.store, clock: deps.clock, policy: deps.policy }, auth.requireCsrf));
 
   const board = new ExpressAdapter();
   board.setBasePath('/admin/queues');

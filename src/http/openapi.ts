@@ -339,16 +339,57 @@ export function buildOpenApiDocument(): Record<string, unknown> {
           responses: { '200': html('The search page.'), '401': errorOrPage('No session: the login page (HTML), or a 401 error (JSON).') },
         },
       },
+      '/admin/search': {
+        get: {
+          summary: 'Find a reader by customer id, user id or e-mail address (any case): 303 to the one found, a list of several, or a 404 page.',
+          security: adminBrowserSecurity,
+          parameters: [{ name: 'q', in: 'query', required: true, schema: { type: 'string', maxLength: 320 } }],
+          responses: {
+            '200': html('Several customers match.'),
+            '303': { description: 'One customer matches: its page.' },
+            '400': html('No query, or one longer than 320 characters.'),
+            '401': errorOrPage('No session: the login page (HTML), or a 401 error (JSON).'),
+            '404': html('Nobody matches.'),
+          },
+        },
+      },
+      '/admin/recovery': {
+        get: {
+          summary: 'The recovery funnel: per card problem and day, detected -> notice sent -> link opened -> portal session -> card updated -> access restored, conversion at each step, median time to restore, drawn as SVG.',
+          security: adminBrowserSecurity,
+          parameters: [{ name: 'days', in: 'query', required: false, schema: { type: 'string', pattern: '^[0-9]{1,2}$' }, description: 'Days back from today, 1 to 90 (default 14).' }],
+          responses: {
+            '200': html('The funnel.'),
+            '400': html('days is not 1 to 90.'),
+            '401': errorOrPage('No session: the login page (HTML), or a 401 error (JSON).'),
+          },
+        },
+      },
+      '/admin/customers/{id}/refresh': {
+        post: {
+          summary: 'Queue a refresh of this customer from Stripe (the customer page\'s button) and 303 back to its page.',
+          security: adminBrowserSecurity,
+          parameters: [{ name: 'id', in: 'path', required: true, schema: customerIdSchema }],
+          requestBody: formBody({ csrf: { type: 'string' } }, []),
+          responses: {
+            '303': { description: 'Queued; back to the customer page.' },
+            '401': errorOrPage('No session and no admin token.'),
+            '403': error('On a session: from another site (`cross_site`) or without its CSRF token (`csrf`).'),
+            '404': html('No such customer.'),
+            '413': error('Body larger than 2 KB.'),
+          },
+        },
+      },
       '/admin/customers/{id}': {
         get: {
           summary: 'One customer: projection, entitlement now, its refresh, card-expiry and notice jobs (JSON); a browser asking for HTML gets the reader\'s story.',
           security: adminBrowserSecurity,
           parameters: [{ name: 'id', in: 'path', required: true, schema: customerIdSchema }],
           responses: {
-            '200': json(ref('AdminCustomer'), 'The customer.'),
-            '400': error('Not a customer id (`invalid_customer`), or not valid percent-encoding (`invalid_path`).'),
+            '200': { description: 'The customer (JSON), or the reader\'s story (HTML).', content: { 'application/json': { schema: ref('AdminCustomer') }, 'text/html': { schema: { type: 'string' } } } },
+            '400': errorOrPage('Not a customer id (`invalid_customer`), or not valid percent-encoding (`invalid_path`).'),
             '401': errorOrPage('Missing or wrong admin token (JSON), or no session (the login page).'),
-            '404': error('No projection for this customer (or admin disabled).'),
+            '404': errorOrPage('No projection for this customer (or admin disabled).'),
           },
         },
       },

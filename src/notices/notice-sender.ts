@@ -16,7 +16,7 @@ import { NOTICE_KIND_HEADER, classifyMailError, describeMailError, type Mailer }
 import type { UpdateCardLinks } from '../billing/update-card-links.js';
 
 export type NoticeOutcome =
-  | { outcome: 'sent'; key: string; messageId: string }
+  | { outcome: 'sent'; key: string; messageId: string; /** The SMTP server's reply, addresses cut out. */ response: string }
   | { outcome: 'duplicate'; key: string; state: NoticeRecord['state'] }
   | { outcome: 'skipped'; key: string; reason: 'no_email' | 'card_replaced' | 'customer_gone' };
 
@@ -107,7 +107,7 @@ export function createNoticeSender(deps: NoticeSenderDeps): NoticeSender {
         const sent = await deps.mailer.send(mail);
         await finish(key, owner, request.kind, { state: 'sent', at: deps.clock.now(), detail: sent.messageId }, 'sent');
         log.info({ customerId: request.customerId, kind: request.kind }, 'notice sent');
-        return { outcome: 'sent', key, messageId: sent.messageId };
+        return { outcome: 'sent', key, messageId: sent.messageId, response: sent.response.replace(/<[^>]*>/g, '<…>').replace(/\S+@\S+/g, '…').slice(0, 200) };
       } catch (err) {
         const detail = describeMailError(err);
         if (classifyMailError(err) === 'permanent') {
