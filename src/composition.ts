@@ -285,7 +285,7 @@ export function buildServices(config: Config, clients: SideClients, tuning: Tuni
 
 /** Prometheus metrics of one process; queue depths and outcome counters are read from Redis, so any process shows all. */
 export function buildMetrics(services: Services, options: { defaultMetrics: boolean; collectEveryMs?: number }): Metrics {
-  return createMetrics({
+  const metrics = createMetrics({
     clock: services.clock,
     queues: services.allQueues,
     eventCounts: () => services.ledger.counts(),
@@ -293,6 +293,8 @@ export function buildMetrics(services: Services, options: { defaultMetrics: bool
     defaultMetrics: options.defaultMetrics,
     ...(options.collectEveryMs !== undefined ? { collectEveryMs: options.collectEveryMs } : {}),
   });
+  services.story.onFunnelStep(metrics.recordFunnelStep);
+  return metrics;
 }
 
 /** The /admin routes' deps for this side and admin token: the JSON views, Bull Board, the browser pages. */
@@ -391,6 +393,8 @@ export function buildWorkers(
     options.operations === false ? null : createOpsWorkers({ ...connected, runResync: services.runResync, recoverEvents: services.recoverEvents });
   attachJobStory([workers.eventWorker, workers.syncWorker, workers.expiryWorker, workers.noticeWorker] as never, services.story);
   if (options.metrics) {
+    // The worker side's own story (its steps: detected, notice sent) counts in the metrics it is given.
+    services.story.onFunnelStep(options.metrics.recordFunnelStep);
     instrumentWorkers({
       metrics: options.metrics,
       workers: [workers.eventWorker, workers.syncWorker, workers.expiryWorker, workers.noticeWorker] as never,

@@ -10,6 +10,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Queue } from 'bullmq';
 import type { Clock } from '../domain/projection.js';
+import type { CountedStep } from '../store/recovery-funnel.js';
 import { shareCollection } from './shared-collection.js';
 
 export type WebhookOutcome = 'accepted' | 'duplicate' | 'rejected' | 'unavailable';
@@ -36,6 +37,8 @@ export interface Metrics {
   observeJob(queue: string, name: string, outcome: 'completed' | 'failed', seconds: number): void;
   recordCardExpiryOutcome(job: string, outcome: string): void;
   recordFeed(event: FeedEvent): void;
+  /** A recovery-funnel step that counted in this process (restored ones also observe the time to restore). */
+  recordFunnelStep(step: CountedStep): void;
 }
 
 export interface MetricsDeps {
@@ -134,6 +137,20 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     registers: [registry],
   });
 
+  const funnelSteps = new Counter({
+    name: 'subgate_recovery_funnel_steps_total',
+    help: 'Recovery-funnel steps by card problem (expired, expiring, failed_payment) and step (detected, notice_sent, link_opened, portal_session, card_updated, restored), each counted once per episode, in the process where it happened.',
+    labelNames: ['problem', 'step'] as const,
+    registers: [registry],
+  });
+  const restoreTime = new Histogram({
+    name: 'subgate_recovery_restore_seconds',
+    help: 'Seconds from a card problem being detected to the reader having access again, by problem.',
+    labelNames: ['problem'] as const,
+    buckets: [60, 600, 3600, 6 * 3600, 86_400, 3 * 86_400, 7 * 86_400, 14 * 86_400, 30 * 86_400],
+    registers: [registry],
+  });
+
   const queues = deps.queues ?? [];
   const noCounts = async (): Promise<Record<string, number>> => ({});
   const readRedisFigures = shareCollection(
@@ -208,6 +225,10 @@ export function createMetrics(deps: MetricsDeps): Metrics {
       cardExpiry.inc({ job, outcome });
       if (outcome === 'flagged') flags.inc({ action: 'raised' });
       if (outcome === 'honoured') flags.inc({ action: 'cleared' });
+    },
+    recordFunnelStep(step) {
+      funnelSteps.inc({ problem: step.problem, step: step.step });
+      if (step.step === 'restored') restoreTime.observe({ problem: step.problem }, step.sinceDetectedMs / 1000);
     },
     recordFeed(event) {
       if (event.type === 'opened') feedStreams.inc({ token: event.token });

@@ -16,6 +16,7 @@ import { failedChargeFixture } from '../fixtures/charges.js';
 import { cardExpiresAt } from '../../src/domain/card-expiry.js';
 import { ADMIN_COOKIE } from '../../src/http/admin-session.js';
 import { createCustomerTimeline } from '../../src/store/customer-timeline.js';
+import { createRecoveryFunnelStore } from '../../src/store/recovery-funnel.js';
 import type { TimelineKind } from '../../src/store/customer-timeline.js';
 
 const EXPIRES = cardExpiresAt(7, 2028);
@@ -134,6 +135,31 @@ describe('a reader\'s story', () => {
     assert.equal(day!.medianRestoreMs, 2 * DAY);
     const expiringDay = (await o.h.api.funnel.read([new Date(EXPIRES - 3_600_000).toISOString().slice(0, 10)])).find((f) => f.problem === 'expiring')!;
     assert.deepEqual([expiringDay.counts.detected, expiringDay.counts.notice_sent, expiringDay.counts.restored], [1, 1, 0]);
+
+    // The funnel page shows those figures with conversions and the median; its chart is inline SVG.
+    const funnel = await page('/admin/recovery?days=30');
+    assert.equal(funnel.status, 200);
+    const expiredRow = /<tr data-problem="expired">(.*?)<\/tr>/s.exec(funnel.text)![1]!;
+    assert.match(expiredRow, /data-step="detected">1</);
+    assert.match(expiredRow, /data-step="restored">1 <span class="muted">\(100%\)/);
+    assert.match(expiredRow, /data-median>2\.0 days</);
+    const expiringRow = /<tr data-problem="expiring">(.*?)<\/tr>/s.exec(funnel.text)![1]!;
+    assert.match(expiringRow, /data-step="link_opened">0 <span class="muted">\(0%\)/);
+    assert.match(funnel.text, /<svg [^>]*aria-label="Recovery funnel by problem"/);
+    assert.match(funnel.text, /<rect [^>]*data-step="restored" data-count="1"/);
+    assert.doesNotMatch(funnel.text, /<script/);
+    assert.equal((await page('/admin/recovery?days=0')).status, 400);
+    assert.equal((await page('/admin/recovery?days=abc')).status, 400);
+    const anonymous = await request(o.app).get('/admin/recovery').set('Accept', HTML);
+    assert.equal(anonymous.status, 401);
+    assert.doesNotMatch(anonymous.text, /data-problem/);
+
+    // The API process counted the steps that happened in it (link, portal, card, restore) and the time.
+    const metrics = await request(o.app).get('/metrics');
+    assert.match(metrics.text, /subgate_recovery_funnel_steps_total\{problem="expired",step="link_opened"\} 1/);
+    assert.match(metrics.text, /subgate_recovery_funnel_steps_total\{problem="expired",step="restored"\} 1/);
+    assert.match(metrics.text, /subgate_recovery_restore_seconds_bucket\{le="86400",problem="expired"\} 0/);
+    assert.match(metrics.text, /subgate_recovery_restore_seconds_bucket\{le="259200",problem="expired"\} 1/);
   });
 
   test('the customer page and the refresh form: wrong id, unknown reader, CSRF', async () => {
@@ -156,6 +182,26 @@ describe('a reader\'s story', () => {
     // Scripts use the bearer header (no CSRF: no cookie to ride on).
     const scripted = await o.admin('post', `/admin/customers/${sub.customerId}/refresh`).type('form').send({});
     assert.equal(scripted.status, 303);
+  });
+
+  test('the funnel counts each step once per episode; a step without an open episode counts nothing', async () => {
+    const funnel = createRecoveryFunnelStore({ redis: o.h.apiRedis, prefix: `${o.h.prefix}-funnel` });
+    const at = Date.UTC(2030, 0, 5, 10);
+    assert.equal(await funnel.step('cus_f1', 'link_opened', at), null, 'no episode: nothing counted');
+    assert.equal((await funnel.detect('cus_f1', 'failed_payment', at))?.step, 'detected');
+    assert.equal(await funnel.detect('cus_f1', 'failed_payment', at + 1), null, 'already open');
+    assert.equal(await funnel.detect('cus_f1', 'expiring', at + 1), null, 'a milder problem does not replace it');
+    assert.equal((await funnel.step('cus_f1', 'link_opened', at + 10))?.sinceDetectedMs, 10);
+    assert.equal(await funnel.step('cus_f1', 'link_opened', at + 20), null, 'counted once');
+    assert.equal((await funnel.step('cus_f1', 'restored', at + 3_600_000))?.sinceDetectedMs, 3_600_000);
+    assert.equal(await funnel.step('cus_f1', 'card_updated', at + 3_600_001), null, 'a restored episode is closed');
+    // The next problem, days later, is a new episode on its own day.
+    assert.equal((await funnel.detect('cus_f1', 'failed_payment', at + 3 * DAY))?.day, '2030-01-08');
+    const [first] = (await funnel.read(['2030-01-05'])).filter((d) => d.problem === 'failed_payment');
+    assert.deepEqual(first!.counts, { detected: 1, notice_sent: 0, link_opened: 1, portal_session: 0, card_updated: 0, restored: 1 });
+    assert.equal(first!.medianRestoreMs, 3_600_000);
+    const keys = await o.h.apiRedis.keys(`${o.h.prefix}-funnel:*`);
+    if (keys.length > 0) await o.h.apiRedis.del(...keys);
   });
 
   test('the timeline keeps at most its size and nothing older than its age', async () => {
