@@ -13,6 +13,8 @@ import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { Clock } from './domain/projection.js';
 import { buildApp, type AppDeps, type SubgateApp } from './app.js';
+import type { Express } from 'express';
+import { buildMetricsApp } from './http/metrics-app.js';
 import {
   createOpsQueues,
   createProducers,
@@ -293,7 +295,7 @@ export function buildMetrics(services: Services, options: { defaultMetrics: bool
     defaultMetrics: options.defaultMetrics,
     ...(options.collectEveryMs !== undefined ? { collectEveryMs: options.collectEveryMs } : {}),
   });
-  services.story.onFunnelStep(metrics.recordFunnelStep);
+  attachSideMetrics(services, metrics);
   return metrics;
 }
 
@@ -319,6 +321,25 @@ export function adminDeps(services: Services, adminToken: string): AdminRouteDep
       requestRefresh: (customerId) => services.producers.refresh(customerId, 'admin', 'access'),
     },
   };
+}
+
+const attached = new WeakMap<Services, Set<Metrics>>();
+
+/**
+ * Feeds a process's metrics from one side's services: its funnel steps and its Stripe responses. Once per
+ * (side, metrics), however often it is asked (the worker process builds its metrics from the side it runs).
+ */
+function attachSideMetrics(services: Services, metrics: Metrics): void {
+  const done = attached.get(services) ?? new Set<Metrics>();
+  if (done.has(metrics)) return;
+  done.add(metrics);
+  attached.set(services, done);
+  services.story.onFunnelStep(metrics.recordFunnelStep);
+  services.stripe.on('response', (event: { method?: string; path?: string; status?: number; elapsed?: number }) => {
+    // `/v1/customers/cus_…/…` -> `customers`: ids never become label values.
+    const resource = /^\/v1\/([a-z_]+)/.exec(event.path ?? '')?.[1] ?? 'other';
+    metrics.recordStripeResponse(event.method ?? 'GET', resource, event.status ?? 0, (event.elapsed ?? 0) / 1000);
+  });
 }
 
 /** The HTTP app of the API side. `overrides` replaces deps (tests: a scoped token, a heartbeat). */
@@ -393,8 +414,8 @@ export function buildWorkers(
     options.operations === false ? null : createOpsWorkers({ ...connected, runResync: services.runResync, recoverEvents: services.recoverEvents });
   attachJobStory([workers.eventWorker, workers.syncWorker, workers.expiryWorker, workers.noticeWorker] as never, services.story);
   if (options.metrics) {
-    // The worker side's own story (its steps: detected, notice sent) counts in the metrics it is given.
-    services.story.onFunnelStep(options.metrics.recordFunnelStep);
+    // The worker side's own steps (detected, notice sent) and Stripe calls count in the metrics it is given.
+    attachSideMetrics(services, options.metrics);
     instrumentWorkers({
       metrics: options.metrics,
       workers: [workers.eventWorker, workers.syncWorker, workers.expiryWorker, workers.noticeWorker] as never,
@@ -468,7 +489,12 @@ export async function openWorkerSide(config: Config, logger: Logger, clock: Cloc
   const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.noticeFrom, logger });
   if (mailer.transport === 'log') logger.warn('SMTP_URL is not set: notices are written to the debug log, not sent');
   const services = buildServices(config, { redis, clock, logger, mailer });
-  const workers = buildWorkers(services, metrics ? { metrics } : {});
+  // A worker process of its own (not inside the API) serves its own figures on METRICS_PORT.
+  const ownMetrics = !metrics && config.metricsPort !== undefined ? buildMetrics(services, { defaultMetrics: true }) : null;
+  const workers = buildWorkers(services, metrics || ownMetrics ? { metrics: (metrics ?? ownMetrics)! } : {});
+  const metricsApp: Express | null = ownMetrics
+    ? buildMetricsApp({ metrics: ownMetrics, token: config.metricsToken, logger, ping: async () => void (await redis.ping()) })
+    : null;
   await upsertSchedules(services);
   // Active jobs get their share of the drain; one still running at the limit is left to BullMQ's stalled
   // check (another worker takes it over), and the connections close anyway.
@@ -480,7 +506,7 @@ export async function openWorkerSide(config: Config, logger: Logger, clock: Cloc
   ];
   // Said by the entry point once SIGTERM is handled, so whoever waits for it can stop the process.
   const logStarted = () => logger.info({ concurrency: config.workerConcurrency }, 'workers started');
-  return { shutdownSteps, logStarted };
+  return { shutdownSteps, logStarted, metricsApp };
 }
 
 /** The resync as the CLI runs it, in its own process: the worker side's services on a connection of its own. */

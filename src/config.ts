@@ -109,7 +109,7 @@ const schema = z.object({
   ENTITLEMENT_API_TOKENS: apiTokens,
   ADMIN_TOKEN: secret('ADMIN_TOKEN').optional(),
   METRICS_TOKEN: secret('METRICS_TOKEN').optional(),
-  METRICS_PORT: intFrom(1, 65535).optional(),
+  METRICS_PORT: intFrom(0, 65535).optional(),
   ADMIN_SESSION_TTL_MINUTES: intFrom(5, 7 * 24 * 60).default(480),
   ADMIN_LOGIN_MAX_FAILURES: intFrom(1, 1000).default(10),
   ADMIN_LOGIN_WINDOW_MINUTES: intFrom(1, 1440).default(15),

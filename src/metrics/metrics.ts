@@ -37,6 +37,8 @@ export interface Metrics {
   observeJob(queue: string, name: string, outcome: 'completed' | 'failed', seconds: number): void;
   recordCardExpiryOutcome(job: string, outcome: string): void;
   recordFeed(event: FeedEvent): void;
+  /** One HTTP response from Stripe's API (429s included), by resource (`customers`, …) and status. */
+  recordStripeResponse(method: string, resource: string, status: number, seconds: number): void;
   /** A recovery-funnel step that counted in this process (restored ones also observe the time to restore). */
   recordFunnelStep(step: CountedStep): void;
 }
@@ -151,6 +153,20 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     registers: [registry],
   });
 
+  const stripeRequests = new Counter({
+    name: 'subgate_stripe_requests_total',
+    help: 'Responses from the Stripe API by method, resource (the first path segment after /v1) and HTTP status; 429 is a rate refusal.',
+    labelNames: ['method', 'resource', 'status'] as const,
+    registers: [registry],
+  });
+  const stripeDuration = new Histogram({
+    name: 'subgate_stripe_request_duration_seconds',
+    help: 'Seconds a Stripe API request took, by resource.',
+    labelNames: ['resource'] as const,
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
+    registers: [registry],
+  });
+
   const queues = deps.queues ?? [];
   const noCounts = async (): Promise<Record<string, number>> => ({});
   const readRedisFigures = shareCollection(
@@ -225,6 +241,10 @@ export function createMetrics(deps: MetricsDeps): Metrics {
       cardExpiry.inc({ job, outcome });
       if (outcome === 'flagged') flags.inc({ action: 'raised' });
       if (outcome === 'honoured') flags.inc({ action: 'cleared' });
+    },
+    recordStripeResponse(method, resource, status, seconds) {
+      stripeRequests.inc({ method, resource, status: String(status) });
+      stripeDuration.observe({ resource }, Math.max(0, seconds));
     },
     recordFunnelStep(step) {
       funnelSteps.inc({ problem: step.problem, step: step.step });
