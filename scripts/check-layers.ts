@@ -20,8 +20,8 @@ const roots = ['src', 'workers'].map((dir) => join(root, dir));
  */
 const LAYERS: readonly (readonly string[])[] = [
   ['src/domain'],
-  // Process plumbing and the content service's client library: nothing of subgate's services below them.
-  ['src/config.ts', 'src/logger.ts', 'src/runtime.ts', 'src/client'],
+  // Process plumbing (config, logs, time, traces) and the content service's client library: nothing of subgate's services below them.
+  ['src/config.ts', 'src/logger.ts', 'src/runtime.ts', 'src/tracing.ts', 'src/client'],
   ['src/drain.ts'],
   // I/O: one module per Redis key family; then Stripe and the mailer (Stripe's client spends the store's request budget).
   ['src/store'],

@@ -66,6 +66,7 @@ import { createAfterWrite } from './flows/after-write.js';
 import { createAccessRestorer, type RestoreAccess } from './flows/restore-access.js';
 import { drainLimits, type ShutdownStep } from './drain.js';
 import { systemClock } from './runtime.js';
+import { tracedMethods, withSpan } from './tracing.js';
 import { createOpsWorkers, createWorkerSet, type OpsWorkers, type WorkerSet } from '../workers/worker-set.js';
 
 /** What one side brings: its Redis connection, the clock, the logger; the worker side also its mailer. */
@@ -152,7 +153,8 @@ export function buildServices(config: Config, clients: SideClients, tuning: Tuni
   const store = createSubscriberStore({ redis, prefix });
   const ledger = createEventLedger({ redis, prefix });
   const noticeLedger = createNoticeLedger({ redis, prefix });
-  const feed = createEntitlementFeed({ redis, prefix, maxLength: config.entitlementStreamMaxLength });
+  // Spans when tracing is on (a boolean check each call when it is off).
+  const feed = tracedMethods(createEntitlementFeed({ redis, prefix, maxLength: config.entitlementStreamMaxLength }), 'entitlement feed', ['publishIfChanged'], 'producer');
 
   // Every Stripe request of every process on this Redis spends one budget (STRIPE_API_RATE_LIMIT).
   const stripe = createStripeClient({
@@ -161,8 +163,16 @@ export function buildServices(config: Config, clients: SideClients, tuning: Tuni
     budget: createStripeRequestBudget({ redis, prefix, requestsPerSecond: config.stripe.rateLimitPerSecond }),
     ...(tuning.stripeMaxNetworkRetries !== undefined ? { maxNetworkRetries: tuning.stripeMaxNetworkRetries } : {}),
   });
-  const gateway = createStripeGateway(stripe);
-  const billing = clients.billing ?? createStripeBilling(stripe);
+  const gateway = tracedMethods(createStripeGateway(stripe), 'stripe', ['fetchCustomer', 'listSubscriptions', 'fetchPaymentMethod']);
+  const billing = tracedMethods(clients.billing ?? createStripeBilling(stripe), 'stripe', [
+    'fetchCard',
+    'fetchCharge',
+    'fetchInvoicePayments',
+    'createPortalSession',
+    'setSubscriptionCard',
+    'listOpenInvoices',
+    'payInvoice',
+  ]);
   const links = config.linkSigningSecret
     ? createUpdateCardLinks({ secret: config.linkSigningSecret, publicBaseUrl: config.publicBaseUrl, ttlDays: config.updateCardLinkTtlDays, clock })
     : null;
@@ -181,7 +191,9 @@ export function buildServices(config: Config, clients: SideClients, tuning: Tuni
   });
   const recovery = createCardRecovery({ billing, enabled: config.newCardRecovery, clock, logger });
   const afterWrite = createAfterWrite({ scheduler, watch, recovery, producers, story });
-  const writeSnapshot = createSnapshotWriter({ store, afterWrite });
+  const writeGuarded = createSnapshotWriter({ store, afterWrite });
+  const writeSnapshot: WriteSnapshot = (next, previous) =>
+    withSpan('projection write', { 'subgate.customer': next.customer }, () => writeGuarded(next, previous));
   const syncCustomer = createCustomerSync({ stripe: gateway, store, clock, userIdMetadataKey: config.userIdMetadataKey, logger, writeSnapshot });
   const acceptEvent = createEventAcceptor({ ledger, producers });
 
@@ -227,7 +239,7 @@ export function buildServices(config: Config, clients: SideClients, tuning: Tuni
     noticeSender: clients.mailer
       ? createNoticeSender({
           ledger: noticeLedger,
-          mailer: clients.mailer,
+          mailer: tracedMethods(clients.mailer, 'smtp', ['send']),
           store,
           links,
           clock,

@@ -10,10 +10,13 @@ import { systemClock } from './runtime.js';
 import { createHttpDrain, createShutdown, drainLimits, exitOnSignals, httpDrainStep } from './drain.js';
 import { applyServerLimits } from './http/server-limits.js';
 import { openApiSide, openWorkerSide } from './composition.js';
+import { startTracing } from './tracing.js';
 
 const config = loadConfigOrExit();
 const logger = createLogger(config.logLevel);
 const clock = systemClock;
+// Before anything is built: off (and the SDK never loaded) unless OTEL_EXPORTER_OTLP_ENDPOINT is set.
+const tracing = await startTracing(config.otel);
 
 const api = await openApiSide(config, logger, clock);
 const workers = process.argv.includes('--with-workers') ? await openWorkerSide(config, logger, clock, api.metrics) : null;
@@ -27,6 +30,7 @@ const shutdown = createShutdown(
     httpDrainStep(createHttpDrain(server), { limitMs: limits.httpMs, logger, endStreams: () => api.changeReader.close() }),
     ...(workers?.shutdownSteps ?? []),
     ...api.shutdownSteps,
+    ...(tracing ? [{ name: 'tracing', run: () => tracing.shutdown() }] : []),
   ],
   logger,
 );

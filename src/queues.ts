@@ -13,6 +13,7 @@ import type { StripeEventLike } from './domain/stripe-shapes.js';
 import type { EventDigest } from './domain/event-digest.js';
 import type { ExpirySignal } from './domain/expiry-signals.js';
 import type { NoticeRequest } from './domain/notice.js';
+import { traceField, type TraceCarrier } from './tracing.js';
 
 export const QUEUE = {
   stripeEvents: 'stripe-events',
@@ -49,6 +50,8 @@ export const EXPIRY_SWEEP_SCHEDULER_ID = JOB.expirySweep;
 export type StripeEventJobData = ({ digest: EventDigest } | { event: StripeEventLike }) & {
   /** ms; when our endpoint accepted it (for lag figures). */
   receivedAt: number;
+  /** The trace the webhook request began (tracing on only). */
+  trace?: TraceCarrier;
 };
 
 export interface SyncCustomerJobData {
@@ -57,6 +60,8 @@ export interface SyncCustomerJobData {
   reason: string;
   eventId?: string;
   requestedAt: number;
+  /** The trace of whatever asked for the refresh (tracing on only). */
+  trace?: TraceCarrier;
 }
 
 export interface SyncCustomerResult {
@@ -101,7 +106,7 @@ export type CardExpiryJobName =
 
 export type CardExpiryJobData = CardJobData | PastDueGraceEndJobData | ExpirySignalJobData | ExpirySweepJobData;
 
-export type NoticeJobData = NoticeRequest;
+export type NoticeJobData = NoticeRequest & { trace?: TraceCarrier };
 
 /** BullMQ priorities: lower runs first; 0 would mean "no priority" and run after none of these. */
 export const PRIORITY = { accessChanging: 1, routine: 5 } as const;
@@ -303,13 +308,13 @@ export function createProducers(deps: {
   const { queues, opsQueues, clock } = deps;
   return {
     async stripeEvent(data) {
-      await queues.stripeEvents.add(JOB.stripeEvent, data, { ...STRIPE_EVENT_JOB_OPTIONS, jobId: data.digest.id });
+      await queues.stripeEvents.add(JOB.stripeEvent, { ...data, ...traceField() }, { ...STRIPE_EVENT_JOB_OPTIONS, jobId: data.digest.id });
     },
     async refresh(customerId, reason, urgency, eventId) {
       const priority = urgency === 'access' ? PRIORITY.accessChanging : PRIORITY.routine;
       await queues.customerSync.add(
         JOB.syncCustomer,
-        { customerId, reason, ...(eventId === undefined ? {} : { eventId }), requestedAt: clock.now() },
+        { customerId, reason, ...(eventId === undefined ? {} : { eventId }), requestedAt: clock.now(), ...traceField() },
         syncJobOptions(customerId, priority, deps.debounceMs),
       );
     },
@@ -323,7 +328,7 @@ export function createProducers(deps: {
       return jobs.length;
     },
     async notice(request) {
-      await queues.notices.add(JOB.sendNotice, request, noticeJobOptions(noticeKey(request), deps.noticeRetry ?? DEFAULT_NOTICE_RETRY));
+      await queues.notices.add(JOB.sendNotice, { ...request, ...traceField() }, noticeJobOptions(noticeKey(request), deps.noticeRetry ?? DEFAULT_NOTICE_RETRY));
     },
     resync(requestedBy, fresh) {
       return opsQueues.resync.add(OPS_JOB.resync, { requestedBy, fresh }, RESYNC_JOB_OPTIONS);

@@ -10,9 +10,12 @@ import { createLogger } from '../src/logger.js';
 import { systemClock } from '../src/runtime.js';
 import { createShutdown, drainLimits, exitOnSignals, type ShutdownStep } from '../src/drain.js';
 import { openWorkerSide } from '../src/composition.js';
+import { startTracing } from '../src/tracing.js';
 
 const config = loadConfigOrExit();
 const logger = createLogger(config.logLevel);
+// Off (and the SDK never loaded) unless OTEL_EXPORTER_OTLP_ENDPOINT is set.
+const tracing = await startTracing(config.otel);
 const workers = await openWorkerSide(config, logger, systemClock);
 const steps: ShutdownStep[] = [...workers.shutdownSteps];
 if (workers.metricsApp && config.metricsPort !== undefined) {
@@ -31,5 +34,6 @@ if (workers.metricsApp && config.metricsPort !== undefined) {
   const address = server.address();
   logger.info({ port: typeof address === 'object' && address ? address.port : config.metricsPort }, 'metrics listening');
 }
+if (tracing) steps.push({ name: 'tracing', run: () => tracing.shutdown() });
 exitOnSignals(createShutdown(steps, logger), logger, drainLimits(config.shutdownTimeoutMs).totalMs);
 workers.logStarted();

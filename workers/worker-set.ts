@@ -36,6 +36,7 @@ import { createCardExpiryProcessor } from './processors/card-expiry.processor.js
 import { createNoticeProcessor } from './processors/notice.processor.js';
 import { createResyncProcessor } from './processors/resync.processor.js';
 import { createEventRecoveryProcessor } from './processors/event-recovery.processor.js';
+import { tracedProcessor } from '../src/tracing.js';
 
 interface Connected {
   connection: Redis;
@@ -74,12 +75,15 @@ export function createWorkerSet(deps: WorkerSetDeps): WorkerSet {
   const { cardExpiry } = deps;
   const eventWorker = new Worker<StripeEventJobData, StripeEventResult>(
     QUEUE.stripeEvents,
-    createStripeEventProcessor({ ledger: deps.ledger, producers: deps.producers }),
+    tracedProcessor(QUEUE.stripeEvents, createStripeEventProcessor({ ledger: deps.ledger, producers: deps.producers })),
     { ...common, concurrency: Math.max(deps.concurrency, 16) },
   );
   const syncWorker = new Worker<SyncCustomerJobData, SyncCustomerResult>(
     QUEUE.customerSync,
-    createCustomerSyncProcessor({ syncCustomer: deps.syncCustomer, queueClock: deps.queueClock, rateLimitBackoffMs: deps.rateLimitBackoffMs ?? 1000 }),
+    tracedProcessor(
+      QUEUE.customerSync,
+      createCustomerSyncProcessor({ syncCustomer: deps.syncCustomer, queueClock: deps.queueClock, rateLimitBackoffMs: deps.rateLimitBackoffMs ?? 1000 }),
+    ),
     // No BullMQ limiter: every Stripe request waits for the shared request budget (stripe-http-client.ts),
     // which counts requests, retries and pages included, in any window. A job limiter would only add its
     // fixed windows, and a whole-queue pause when one customer is refused.
@@ -87,10 +91,10 @@ export function createWorkerSet(deps: WorkerSetDeps): WorkerSet {
   );
   const expiryWorker = new Worker<CardExpiryJobData, unknown, CardExpiryJobName>(
     QUEUE.cardExpiry,
-    createCardExpiryProcessor({ service: cardExpiry.service, sweep: cardExpiry.sweep, queueClock: deps.queueClock }),
+    tracedProcessor(QUEUE.cardExpiry, createCardExpiryProcessor({ service: cardExpiry.service, sweep: cardExpiry.sweep, queueClock: deps.queueClock })),
     { ...common, concurrency: deps.concurrency },
   );
-  const noticeWorker = new Worker<NoticeJobData>(QUEUE.notices, createNoticeProcessor({ sender: cardExpiry.noticeSender }), {
+  const noticeWorker = new Worker<NoticeJobData>(QUEUE.notices, tracedProcessor(QUEUE.notices, createNoticeProcessor({ sender: cardExpiry.noticeSender })), {
     ...common,
     concurrency: deps.concurrency,
     limiter: { max: cardExpiry.noticesPerSecond, duration: 1000 },

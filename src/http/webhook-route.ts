@@ -13,6 +13,7 @@ import type { AcceptEvent } from '../sync/accept-event.js';
 import { requireSignatureHeader, verifyStripeWebhook } from './webhook-signature.js';
 import { UnavailableError, UnsupportedEncodingError, isStorageUnavailable } from './errors.js';
 import { createApiVersionWatch } from './api-version-watch.js';
+import { withSpan } from '../tracing.js';
 
 export const WEBHOOK_BODY_LIMIT = '1mb';
 
@@ -87,7 +88,13 @@ export function createWebhookRouter(deps: WebhookRouteDeps): Router {
 
     let outcome;
     try {
-      outcome = await withinDeadline(acceptEvent(event, receivedAt), WEBHOOK_REDIS_DEADLINE_MS);
+      const accepted = event;
+      outcome = await withSpan(
+        'POST /webhooks/stripe',
+        { 'http.request.method': 'POST', 'url.path': '/webhooks/stripe', 'stripe.event.id': accepted.id, 'stripe.event.type': accepted.type },
+        () => withinDeadline(acceptEvent(accepted, receivedAt), WEBHOOK_REDIS_DEADLINE_MS),
+        { kind: 'server' },
+      );
     } catch (err) {
       record(event.type, 'unavailable');
       if (isStorageUnavailable(err)) throw new UnavailableError(undefined, { cause: err });
