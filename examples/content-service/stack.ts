@@ -11,12 +11,16 @@ import type { AddressInfo } from 'node:net';
 import { createEntitlementClient, type EntitlementClient, type EntitlementClientOptions } from '../../src/client/index.js';
 import { cardExpiresAt } from '../../src/domain/card-expiry.js';
 import type { Logger } from '../../src/logger.js';
-import { API_TOKEN, createHarness, type Harness } from '../../test/support/harness.js';
+import { API_TOKEN, buildAppOn, createHarness, type Harness } from '../../test/support/harness.js';
+import { adminDeps } from '../../src/composition.js';
 import { finished, promote, replaceCard, seedSubscriber, settleExpiry, type Subscriber } from '../../test/support/card-scenarios.js';
 import { waitFor } from '../../test/support/redis.js';
 import { failedChargeFixture } from '../../test/fixtures/charges.js';
 import { createContentSite } from './site.js';
 import type { DemoReader } from './pages.js';
+
+/** The demo's ADMIN_TOKEN: log in at <subgate>/admin with it to read the readers' stories and the funnel. */
+export const DEMO_ADMIN_TOKEN = 'demo-admin-token-0123456789';
 
 export const DEMO_READERS: readonly DemoReader[] = [
   { id: 'reader-ada', name: 'Ada', blurb: 'subscribes in the story; her card expires, then she updates it.' },
@@ -72,7 +76,15 @@ export async function startContentGateStack(options: {
     ...(options.eventsHeartbeatMs ? { eventsHeartbeatMs: options.eventsHeartbeatMs } : {}),
     cardExpiry: { publicBaseUrl: subgateUrl, publisherReturnUrl: `${siteUrl}/account`, noticeDays: [30, 7] },
   });
-  subgateServer.on('request', h.app);
+  // The harness's app, with the operator's pages on top (DEMO_ADMIN_TOKEN).
+  subgateServer.on(
+    'request',
+    buildAppOn(h, {
+      admin: adminDeps(h.api, DEMO_ADMIN_TOKEN),
+      entitlementEvents: { reader: h.changeReader, ...h.config.feed, ...(options.eventsHeartbeatMs ? { heartbeatMs: options.eventsHeartbeatMs } : {}) },
+      ...(options.logger ? { logger: options.logger } : {}),
+    }),
+  );
   const client = createEntitlementClient({ baseUrl: subgateUrl, token: API_TOKEN, cache: { ttlMs: 10 * 60_000 }, ...options.client });
   siteServer.on('request', createContentSite({ entitlements: client, readers: DEMO_READERS }));
 
