@@ -4,6 +4,9 @@
  * calls under it, the projection write and the feed publish; a notice is a job span with its SMTP send.
  */
 import { after, before, describe, test } from 'node:test';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import assert from 'node:assert/strict';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { createHarness, type Harness } from '../support/harness.js';
@@ -99,5 +102,34 @@ describe('traces', () => {
     // The notice job continues the trace of the card-expiry job that queued it.
     const queuedBy = named('card-expiry job').find((s) => s.spanContext().spanId === parentOf(noticeJob));
     assert.ok(queuedBy, 'the notice continues the card-expiry job\'s trace');
+  });
+
+  test('with OTEL_EXPORTER_OTLP_ENDPOINT: spans are posted over OTLP/HTTP to <endpoint>/v1/traces', async () => {
+    await tracing?.shutdown();
+    tracing = null;
+    assert.equal(tracingEnabled(), false, 'shutdown turns the helpers back into direct calls');
+    const received: Array<{ path: string; type: string; body: string }> = [];
+    const collector = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk) => (body += chunk));
+      req.on('end', () => {
+        received.push({ path: req.url ?? '', type: String(req.headers['content-type']), body });
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    }).listen(0, '127.0.0.1');
+    await once(collector, 'listening');
+    try {
+      const otlp = await startTracing({ endpoint: `http://127.0.0.1:${(collector.address() as AddressInfo).port}/`, serviceName: 'subgate-otlp-test' });
+      assert.ok(otlp);
+      await withSpan('otlp smoke', { 'subgate.test': true }, async () => undefined);
+      await otlp.shutdown();
+      await waitFor(() => received.length > 0, { message: 'an OTLP export' });
+      assert.equal(received[0]!.path, '/v1/traces');
+      assert.match(received[0]!.body, /otlp smoke/);
+      assert.match(received[0]!.body, /subgate-otlp-test/);
+    } finally {
+      collector.closeAllConnections();
+      await new Promise((resolve) => collector.close(resolve));
+    }
   });
 });
