@@ -174,6 +174,9 @@ describe('a reader\'s story', () => {
     const post = (body: Record<string, string>, from = origin) =>
       request(o.app).post(`/admin/customers/${sub.customerId}/refresh`).set('Cookie', cookie).set('Origin', from).type('form').send(body);
     assert.equal((await post({})).status, 403);
+    const oversized = await post({ csrf, pad: 'x'.repeat(4096) });
+    assert.equal(oversized.status, 413);
+    assert.equal(oversized.body.error.code, 'payload_too_large');
     assert.equal((await post({ csrf }, 'https://evil.example')).status, 403);
     const ok = await post({ csrf });
     assert.equal(ok.status, 303);
