@@ -8,7 +8,7 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createEntitlementClient, type EntitlementClient, type EntitlementClientOptions } from '../../src/client/index.js';
+import { createEntitlementClient, type EntitlementClient, type EntitlementClientOptions } from '@subgate/client';
 import { cardExpiresAt } from '../../src/domain/card-expiry.js';
 import type { Logger } from '../../src/logger.js';
 import { API_TOKEN, createHarness, type Harness } from '../../test/support/harness.js';

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { API_TOKEN, createHarness, type Harness } from '../support/harness.js';
 import { seedSubscriber, replaceCard, settleExpiry } from '../support/card-scenarios.js';
 import { createTestRedis, waitFor } from '../support/redis.js';
-import { createEntitlementClient, createSseParser, EntitlementClientError, type EntitlementClient, type SseMessage } from '../../src/client/index.js';
+import { createEntitlementClient, createSseParser, EntitlementClientError, type EntitlementClient, type SseMessage } from '@subgate/client';
 import { createEntitlementFeed } from '../../src/store/entitlement-feed.js';
 import { publishChanges } from '../support/feed-streams.js';
 

@@ -13,7 +13,7 @@ import { createEntitlementFeed, type EntitlementFeed } from '../../src/store/ent
 import { createTokenCheck } from '../../src/http/bearer-auth.js';
 import { EVENTS_PATH } from '../../src/http/entitlement-events-route.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
-import { createEntitlementClient } from '../../src/client/index.js';
+import { createEntitlementClient } from '@subgate/client';
 import { systemClock } from '../../src/runtime.js';
 
 const SITE_A = 'limits-site-a-token-0000001';

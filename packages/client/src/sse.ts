@@ -8,6 +8,8 @@
  * forever.
  */
 
+import { unrefTimer } from './timers.js';
+
 export interface SseMessage {
   event: string;
   data: string;
@@ -113,11 +115,11 @@ export function subscribeSse(options: SseSubscriptionOptions): SseSubscription {
   async function connectOnce(): Promise<{ opened: boolean; live: boolean }> {
     const controller = new AbortController();
     current = controller;
-    let idle: NodeJS.Timeout | undefined;
+    let idle: ReturnType<typeof setTimeout> | undefined;
     const armIdle = (ms: number) => {
       clearTimeout(idle);
       idle = setTimeout(() => controller.abort(new Error('idle')), ms);
-      idle.unref?.();
+      unrefTimer(idle);
     };
     let wentLive = false;
     let opened = false;
@@ -181,7 +183,7 @@ export function subscribeSse(options: SseSubscriptionOptions): SseSubscription {
       const delay = step / 2 + Math.random() * (step / 2);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, delay);
-        timer.unref?.();
+        unrefTimer(timer);
         wake = () => {
           clearTimeout(timer);
           resolve();
