@@ -127,7 +127,8 @@ export function subscribeSse(options: SseSubscriptionOptions): SseSubscription {
       armIdle(options.connectTimeoutMs);
       const headers: Record<string, string> = { ...options.headers, Accept: 'text/event-stream' };
       if (lastEventId !== null) headers['Last-Event-ID'] = lastEventId;
-      const res = await options.fetch(options.url, { headers, signal: controller.signal });
+      // Called unbound: Web runtimes refuse a fetch whose `this` is another object (here, the options).
+      const res = await (0, options.fetch)(options.url, { headers, signal: controller.signal });
       if (!res.ok || !res.body) {
         await res.body?.cancel().catch(() => undefined);
         throw new Error(`HTTP ${res.status}`);
