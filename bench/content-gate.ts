@@ -14,7 +14,7 @@ import { seedSubscriber } from '../test/support/card-scenarios.js';
 import { startDisposableRedis } from '../test/support/redis.js';
 import { startContentGateStack } from '../examples/content-service/stack.js';
 import { createContentSite } from '../examples/content-service/site.js';
-import { createEntitlementClient, type EntitlementClient } from '../src/client/index.js';
+import { createEntitlementClient, type EntitlementClient } from '@subgate/client';
 import type { DemoReader } from '../examples/content-service/pages.js';
 
 const seconds = Number(process.argv[process.argv.indexOf('--seconds') + 1]) || 10;

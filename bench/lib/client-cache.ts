@@ -18,8 +18,8 @@
  *   A bench subscriber on the pub/sub channel also records when it saw each publication, to split the lag.
  */
 import { Redis } from 'ioredis';
-import type { EntitlementChangeEvent } from '../../src/client/index.js';
-import { createEntitlementClient } from '../../src/client/index.js';
+import type { EntitlementChangeEvent } from '@subgate/client';
+import { createEntitlementClient } from '@subgate/client';
 import { API_TOKEN } from '../../test/support/harness.js';
 import { seedSubscriber, type Subscriber } from '../../test/support/card-scenarios.js';
 import { startContentGateStack } from '../../examples/content-service/stack.js';

@@ -2,7 +2,7 @@
  * Server-side HTML for the example site. Every value that is not a literal in this file goes through
  * escapeHtml (text and attributes alike), including URLs subgate hands us.
  */
-import type { GateDecision } from '../../src/client/index.js';
+import type { GateDecision } from '@subgate/client';
 import type { Article } from './articles.js';
 
 export interface DemoReader {

@@ -1,10 +1,11 @@
 /**
  * The example content service: an Express site whose articles are gated by subgate through
- * `subgate/client` (imported here by path so the example type-checks without a build). Sign-in picks a
+ * `@subgate/client`, imported by its package name as a content service in its own repository would. Sign-in picks a
  * demo reader and keeps their user id in a cookie; the article route is one `requireEntitlement(...)`.
  */
 import express, { type Express, type Request } from 'express';
-import { requireEntitlement, type EntitlementClient } from '../../src/client/index.js';
+import type { EntitlementClient } from '@subgate/client';
+import { requireEntitlement } from '@subgate/client/express';
 import { ARTICLES, articleBySlug } from './articles.js';
 import { accountPage, articlePage, homePage, notFoundPage, signInPage, subscribePage, type DemoReader } from './pages.js';
 

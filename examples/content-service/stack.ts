@@ -1,14 +1,14 @@
 /**
  * Everything the content-gate story needs, on 127.0.0.1 ports: subgate (the real app and workers, wired
  * by the test harness onto a Redis), the local Stripe test double, and the example site using
- * `subgate/client`. Used by `npm run demo`, the browser test and the content-gate benchmark, so all three
+ * `@subgate/client`. Used by `npm run demo`, the browser test and the content-gate benchmark, so all three
  * play the same story the same way: every change reaches subgate as a signed Stripe webhook (or, for the
  * expiry itself, the delayed card-expiry job that fires at the expiry instant).
  */
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createEntitlementClient, type EntitlementClient, type EntitlementClientOptions } from '../../src/client/index.js';
+import { createEntitlementClient, type EntitlementClient, type EntitlementClientOptions } from '@subgate/client';
 import { cardExpiresAt } from '../../src/domain/card-expiry.js';
 import type { Logger } from '../../src/logger.js';
 import { API_TOKEN, buildAppOn, createHarness, type Harness } from '../../test/support/harness.js';

@@ -1,8 +1,8 @@
 /**
  * The entitlement change, whole: what counts as one (the answer's entitled/status/reason and the card that
- * decides it), its shape on the change stream and on the wire (the feed's `data:`, which subgate/client
- * reads with these same types), how a stream entry is parsed, and the arithmetic of stream ids that the
- * feed's resume rests on. Pure: the store decides atomically whether a summary differs from the last one
+ * decides it), its shape on the change stream and on the wire (the feed's `data:`, which @subgate/client
+ * reads; src/http/wire-contract.ts holds its types to these), how a stream entry is parsed, and the
+ * arithmetic of stream ids that the feed's resume rests on. Pure: the store decides atomically whether a summary differs from the last one
  * published (store/entitlement-feed.ts writes entries, store/entitlement-change-reader.ts reads them).
  */
 import type { Entitlement, EntitlementStatus } from './projection.js';

@@ -4,7 +4,7 @@
  */
 import type { Entitlement } from '../domain/projection.js';
 // The wire shape is defined once, by the published client; the server must produce exactly it.
-import type { EntitlementBody } from '../client/types.js';
+import type { EntitlementBody } from '@subgate/client';
 
 export type { EntitlementBody };
 

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import request from 'supertest';
 import { createContentSite } from '../../examples/content-service/site.js';
-import type { EntitlementCheck } from '../../src/client/index.js';
+import type { EntitlementCheck } from '@subgate/client';
 
 const readers = [{ id: 'r-1', name: 'Eve <script>', blurb: '' }];
 const site = (answer: EntitlementCheck) => {

@@ -1,5 +1,5 @@
 /**
- * subgate/client against the real service: subgate's app and workers on a listening port, real Redis,
+ * @subgate/client against the real service: subgate's app and workers on a listening port, real Redis,
  * signed webhooks; the client's cache, coalescing, timeouts, failure policy and live invalidation over
  * GET /v1/entitlements/events.
  */
@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { API_TOKEN, createHarness, type Harness } from '../support/harness.js';
 import { seedSubscriber, replaceCard, settleExpiry } from '../support/card-scenarios.js';
 import { createTestRedis, waitFor } from '../support/redis.js';
-import { createEntitlementClient, createSseParser, EntitlementClientError, type EntitlementClient, type SseMessage } from '../../src/client/index.js';
+import { createEntitlementClient, createSseParser, EntitlementClientError, type EntitlementClient, type SseMessage } from '@subgate/client';
 import { createEntitlementFeed } from '../../src/store/entitlement-feed.js';
 import { publishChanges } from '../support/feed-streams.js';
 
@@ -56,7 +56,7 @@ async function readEvents(res: Response, until: (messages: SseMessage[], raw: st
   return { messages, raw };
 }
 
-describe('subgate/client against the real service', () => {
+describe('@subgate/client against the real service', () => {
   let h: Harness;
   let server: Server;
   let baseUrl: string;
@@ -246,7 +246,7 @@ function gatedFetch() {
   return { gate, fetch: wrapped };
 }
 
-describe('subgate/client when its resume cannot be replayed', () => {
+describe('@subgate/client when its resume cannot be replayed', () => {
   test('further behind than the max replay, it is reset at once: it drops its cache and goes live', async () => {
     const h = await createHarness({ label: 'ent-client-far', cardExpiry: {}, events: { maxReplay: 100 } });
     const server = createServer(h.app);

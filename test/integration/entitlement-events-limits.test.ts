@@ -1,7 +1,7 @@
 /**
  * What the change feed allows, on a listening server and a real Redis: open streams per token and per
  * process (429 and 503 with Retry-After, counted), the max replay for entries that carry no number, and
- * subgate/client catching up from thousands of changes behind (more than the old 1 MB cut-off allowed).
+ * @subgate/client catching up from thousands of changes behind (more than the old 1 MB cut-off allowed).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +13,7 @@ import { createEntitlementFeed, type EntitlementFeed } from '../../src/store/ent
 import { createTokenCheck } from '../../src/http/bearer-auth.js';
 import { EVENTS_PATH } from '../../src/http/entitlement-events-route.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
-import { createEntitlementClient } from '../../src/client/index.js';
+import { createEntitlementClient } from '@subgate/client';
 import { systemClock } from '../../src/runtime.js';
 
 const SITE_A = 'limits-site-a-token-0000001';
@@ -101,7 +101,7 @@ describe('change feed limits', () => {
     }
   });
 
-  test('subgate/client 5,000 changes behind replays them all and goes live, resuming with its id once', { timeout: 120_000 }, async () => {
+  test('@subgate/client 5,000 changes behind replays them all and goes live, resuming with its id once', { timeout: 120_000 }, async () => {
     const server = await startFeedServer({ checkToken, reader });
     const gate = { down: false, resumes: [] as string[] };
     const gated: typeof fetch = async (input, init) => {

@@ -12,7 +12,7 @@ import type { Redis } from 'ioredis';
 import { createEntitlementEventsRouter, EVENTS_PATH, type EntitlementEventsRouteDeps } from '../../src/http/entitlement-events-route.js';
 import { createErrorMiddleware } from '../../src/http/errors.js';
 import { createSilentLogger } from '../../src/logger.js';
-import { createSseParser, type SseMessage } from '../../src/client/index.js';
+import { createSseParser, type SseMessage } from '@subgate/client';
 import type { EntitlementFeed } from '../../src/store/entitlement-feed.js';
 import type { EntitlementSummary } from '../../src/domain/entitlement-change.js';
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createSseParser, type SseMessage } from '../../src/client/sse.js';
-import { LruCache } from '../../src/client/lru-cache.js';
+import { createSseParser, type SseMessage } from '../../packages/client/src/sse.js';
+import { LruCache } from '../../packages/client/src/lru-cache.js';
 
 const parse = (chunks: string[]) => {
   const out: SseMessage[] = [];

@@ -1,13 +1,12 @@
 /**
- * What `subgate/client` hands a content service: the wire answer of GET /v1/entitlements, plus where the
- * answer came from. The server types its responses by this promise; the status list is the domain's own.
+ * What `@subgate/client` hands a content service: the wire answer of GET /v1/entitlements, plus where the
+ * answer came from. This package owns the wire shapes (it is published alone and imports nothing of the
+ * server); the server types its responses by them, and a type-level check in the server fails its build
+ * when its statuses or its change shape stop matching these.
  */
 
-// One definition of the statuses and of a change, the domain's; type-only, so the client ships no server code.
-import type { EntitlementStatus } from '../domain/projection.js';
-import type { EntitlementChange } from '../domain/entitlement-change.js';
-
-export type { EntitlementStatus };
+export type { EntitlementStatus, EntitlementSummary, EntitlementChange } from './wire-change.js';
+import type { EntitlementChange, EntitlementStatus } from './wire-change.js';
 
 /** The body of GET /v1/entitlements, as documented in the README and /openapi.json. */
 export interface EntitlementBody {

@@ -4,22 +4,14 @@
  * `req.entitlement.status`: 'anonymous' (log in), 'unavailable' (try again), card_expired /
  * payment_failed (update your card: `update_card_url`), anything else not entitled (subscribe).
  * It never sends a response itself: the app decides what a paywall looks like.
- * Uses only Express's types, so importing `subgate/client` does not load Express.
+ * Uses only Express's types, so importing `@subgate/client/express` does not load Express.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { EntitlementClient } from './entitlement-client.js';
-import type { EntitlementCheck } from './types.js';
+import { ANONYMOUS, type GateDecision } from './decision.js';
 
-/** No reader is signed in: render "log in to keep reading". */
-export interface AnonymousEntitlement {
-  entitled: false;
-  status: 'anonymous';
-  source: 'none';
-  user: null;
-  update_card_url: null;
-}
-
-export type GateDecision = EntitlementCheck | AnonymousEntitlement;
+export { ANONYMOUS };
+export type { AnonymousEntitlement, GateDecision } from './decision.js';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -36,14 +28,6 @@ export interface RequireEntitlementOptions {
   /** The signed-in reader's user id (the one in Stripe customer metadata), or null/undefined when anonymous. */
   getUserId: (req: Request) => string | null | undefined | Promise<string | null | undefined>;
 }
-
-export const ANONYMOUS: AnonymousEntitlement = Object.freeze({
-  entitled: false,
-  status: 'anonymous',
-  source: 'none',
-  user: null,
-  update_card_url: null,
-}) as AnonymousEntitlement;
 
 export function requireEntitlement(options: RequireEntitlementOptions): RequestHandler {
   return async (req: Request, _res: Response, next: NextFunction) => {

@@ -8,6 +8,8 @@
  * forever.
  */
 
+import { unrefTimer } from './timers.js';
+
 export interface SseMessage {
   event: string;
   data: string;
@@ -113,11 +115,11 @@ export function subscribeSse(options: SseSubscriptionOptions): SseSubscription {
   async function connectOnce(): Promise<{ opened: boolean; live: boolean }> {
     const controller = new AbortController();
     current = controller;
-    let idle: NodeJS.Timeout | undefined;
+    let idle: ReturnType<typeof setTimeout> | undefined;
     const armIdle = (ms: number) => {
       clearTimeout(idle);
       idle = setTimeout(() => controller.abort(new Error('idle')), ms);
-      idle.unref?.();
+      unrefTimer(idle);
     };
     let wentLive = false;
     let opened = false;
@@ -125,7 +127,8 @@ export function subscribeSse(options: SseSubscriptionOptions): SseSubscription {
       armIdle(options.connectTimeoutMs);
       const headers: Record<string, string> = { ...options.headers, Accept: 'text/event-stream' };
       if (lastEventId !== null) headers['Last-Event-ID'] = lastEventId;
-      const res = await options.fetch(options.url, { headers, signal: controller.signal });
+      // Called unbound: Web runtimes refuse a fetch whose `this` is another object (here, the options).
+      const res = await (0, options.fetch)(options.url, { headers, signal: controller.signal });
       if (!res.ok || !res.body) {
         await res.body?.cancel().catch(() => undefined);
         throw new Error(`HTTP ${res.status}`);
@@ -181,7 +184,7 @@ export function subscribeSse(options: SseSubscriptionOptions): SseSubscription {
       const delay = step / 2 + Math.random() * (step / 2);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, delay);
-        timer.unref?.();
+        unrefTimer(timer);
         wake = () => {
           clearTimeout(timer);
           resolve();
