@@ -19,6 +19,8 @@ const MESSAGES: Record<Entitlement['reason'], string> = {
   canceled: 'Your subscription has ended. Subscribe again to keep reading.',
   incomplete: 'Your subscription is not complete yet: the first payment has not gone through.',
   paused: 'Your subscription is paused.',
+  manual_grant: 'You have been given access.',
+  not_in_plan: 'Your subscription does not include this.',
   no_subscription: 'Subscribe to read this article.',
   customer_deleted: 'Subscribe to read this article.',
   unknown_customer: 'Subscribe to read this article.',
