@@ -47,6 +47,8 @@ import { createNoticeSender, type NoticeSender } from './notices/notice-sender.j
 import { createEntitlementWatch, type EntitlementWatch } from './sync/entitlement-watch.js';
 import { createSnapshotWriter, type AfterWrite, type WriteSnapshot } from './sync/snapshot-writer.js';
 import { createCustomerSync, type SyncCustomer } from './sync/customer-sync.js';
+import { createProductCatalog, type ProductCatalog } from './sync/product-catalog.js';
+import { createProductCatalogStore } from './store/product-catalog-store.js';
 import { createEventAcceptor, type AcceptEvent } from './sync/accept-event.js';
 import { createExpiryScheduler, type ExpiryScheduler } from './expiry/expiry-scheduler.js';
 import { createCardExpiryService, type CardExpiryService } from './expiry/card-expiry-service.js';
@@ -104,6 +106,8 @@ export interface Services {
   afterWrite: AfterWrite;
   writeSnapshot: WriteSnapshot;
   syncCustomer: SyncCustomer;
+  /** Product names and (with ACCESS_FEATURES_SOURCE=stripe) features; null without feature configuration. */
+  catalog: ProductCatalog | null;
   acceptEvent: AcceptEvent;
   cardExpiry: CardExpiryService;
   sweep: ExpirySweep;
@@ -161,7 +165,20 @@ export function buildServices(config: Config, clients: SideClients, tuning: Tuni
   const recovery = createCardRecovery({ billing, enabled: config.newCardRecovery, clock, logger });
   const afterWrite = createAfterWrite({ scheduler, watch, recovery, producers });
   const writeSnapshot = createSnapshotWriter({ store, afterWrite });
-  const syncCustomer = createCustomerSync({ stripe: gateway, store, clock, userIdMetadataKey: config.userIdMetadataKey, logger, writeSnapshot });
+  const featureSource = config.policy.features?.source ?? 'none';
+  // Without feature configuration nothing reads products: a refresh costs exactly the Stripe calls it did.
+  const catalog =
+    featureSource === 'none'
+      ? null
+      : createProductCatalog({
+          store: createProductCatalogStore({ redis, prefix }),
+          stripe: gateway,
+          clock,
+          ttlMs: config.productFeaturesTtlMs,
+          withFeatures: featureSource === 'stripe',
+          logger,
+        });
+  const syncCustomer = createCustomerSync({ stripe: gateway, store, clock, userIdMetadataKey: config.userIdMetadataKey, logger, writeSnapshot, catalog });
   const acceptEvent = createEventAcceptor({ ledger, producers });
 
   const lists = createStripeLists(stripe);
@@ -176,6 +193,7 @@ export function buildServices(config: Config, clients: SideClients, tuning: Tuni
     userIdMetadataKey: config.userIdMetadataKey,
     logger,
     writeSnapshot: createSnapshotWriter({ store, afterWrite: createAfterWrite({ scheduler, watch, recovery: null, producers }) }),
+    catalog,
   });
 
   return {
@@ -200,6 +218,7 @@ export function buildServices(config: Config, clients: SideClients, tuning: Tuni
     afterWrite,
     writeSnapshot,
     syncCustomer,
+    catalog,
     acceptEvent,
     cardExpiry: createCardExpiryService({ store, billing, scheduler, watch, producers, clock, noticeDays: config.cardExpiryNoticeDays, logger }),
     sweep: createExpirySweep({ store, scheduler, clock, logger }),
@@ -224,6 +243,7 @@ export function buildServices(config: Config, clients: SideClients, tuning: Tuni
       logger,
       userIdMetadataKey: config.userIdMetadataKey,
       requestsPerSecond: config.stripe.rateLimitPerSecond,
+      catalog,
       ...(tuning.resyncRetry ? { retry: tuning.resyncRetry } : {}),
     }),
     recoverEvents: createEventRecovery({ source: lists, acceptEvent, checkpoints: eventRecoveryStore, clock, logger }),
@@ -330,6 +350,7 @@ export function buildWorkers(
     ledger: services.ledger,
     producers: services.producers,
     syncCustomer: services.syncCustomer,
+    catalog: services.catalog,
     concurrency: config.workerConcurrency,
     ...(options.tuning?.rateLimitBackoffMs !== undefined ? { rateLimitBackoffMs: options.tuning.rateLimitBackoffMs } : {}),
     cardExpiry: {

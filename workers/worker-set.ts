@@ -30,6 +30,7 @@ import {
   type SyncCustomerJobData,
   type SyncCustomerResult,
 } from '../src/queues.js';
+import type { ProductCatalog } from '../src/sync/product-catalog.js';
 import { createStripeEventProcessor, type StripeEventResult } from './processors/stripe-event.processor.js';
 import { createCustomerSyncProcessor } from './processors/customer-sync.processor.js';
 import { createCardExpiryProcessor } from './processors/card-expiry.processor.js';
@@ -49,6 +50,8 @@ export interface WorkerSetDeps extends Connected {
   ledger: Pick<EventLedger, 'count'>;
   producers: Pick<Producers, 'refresh' | 'expirySignal'>;
   syncCustomer: SyncCustomer;
+  /** Where product events go (null without feature configuration). */
+  catalog?: Pick<ProductCatalog, 'refreshProduct'> | null;
   concurrency: number;
   /** First wait of a refresh Stripe refused for rate (429); see customer-sync.processor.ts. */
   rateLimitBackoffMs?: number;
@@ -74,7 +77,7 @@ export function createWorkerSet(deps: WorkerSetDeps): WorkerSet {
   const { cardExpiry } = deps;
   const eventWorker = new Worker<StripeEventJobData, StripeEventResult>(
     QUEUE.stripeEvents,
-    createStripeEventProcessor({ ledger: deps.ledger, producers: deps.producers }),
+    createStripeEventProcessor({ ledger: deps.ledger, producers: deps.producers, catalog: deps.catalog ?? null }),
     { ...common, concurrency: Math.max(deps.concurrency, 16) },
   );
   const syncWorker = new Worker<SyncCustomerJobData, SyncCustomerResult>(

@@ -110,6 +110,12 @@ export function subscriptionItems(subscription: StripeSubscriptionLike): Subscri
   return items;
 }
 
+/** The product ids these subscriptions' items sell, sorted (what the catalog is asked for). */
+export function soldProducts(subscriptions: readonly StripeSubscriptionLike[]): string[] {
+  const ids = subscriptions.flatMap((s) => subscriptionItems(s).map((item) => item.product).filter((p): p is string => p !== null));
+  return [...new Set(ids)].sort();
+}
+
 /** The catalog entries of the products these subscriptions point at; one unknown to the catalog is unnamed and grants nothing. */
 function productsFor(
   subscriptions: readonly SubscriptionSnapshot[],
