@@ -49,6 +49,7 @@ import { createSnapshotWriter, type AfterWrite, type WriteSnapshot } from './syn
 import { createCustomerSync, type SyncCustomer } from './sync/customer-sync.js';
 import { createProductCatalog, type ProductCatalog } from './sync/product-catalog.js';
 import { createProductCatalogStore } from './store/product-catalog-store.js';
+import { grantKeys } from './store/grant-store.js';
 import { createEventAcceptor, type AcceptEvent } from './sync/accept-event.js';
 import { createExpiryScheduler, type ExpiryScheduler } from './expiry/expiry-scheduler.js';
 import { createCardExpiryService, type CardExpiryService } from './expiry/card-expiry-service.js';
@@ -287,6 +288,7 @@ export function buildApi(
   const { config, store, clock, logger, links } = services;
   return buildApp({
     store,
+    grantKeys: grantKeys(config.redisKeyPrefix),
     acceptEvent: services.acceptEvent,
     clock,
     logger,

@@ -19,6 +19,7 @@ export type {
   EntitlementChangeEvent,
   EntitlementCheck,
   EntitlementStatus,
+  FeatureAnswer,
   Lookup,
   UnavailableAnswer,
 } from './types.js';

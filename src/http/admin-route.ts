@@ -12,7 +12,8 @@ import { ExpressAdapter } from '@bull-board/express';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import type { Clock, PolicySettings } from '../domain/projection.js';
-import { decideEntitlement } from '../domain/entitlement-policy.js';
+import { decideEntitlement, decideFeatures } from '../domain/entitlement-policy.js';
+import { featureSettingsOf } from '../domain/features.js';
 import { isCustomerId } from '../domain/stripe-ids.js';
 import { maskEmail } from '../domain/mask-email.js';
 import type { SubscriberStore } from '../store/subscriber-store.js';
@@ -83,7 +84,15 @@ export function createAdminRouter(deps: AdminRouteDeps): Router {
     res.json({
       customer: customerId,
       projection: { ...projection, email: maskEmail(projection.email), read_at: new Date(projection.read_at).toISOString() },
-      entitlement: toEntitlementBody({ customer: customerId, user: projection.user, entitlement, updateCardUrl: null, now }),
+      entitlement: toEntitlementBody({
+        customer: customerId,
+        user: projection.user,
+        entitlement,
+        updateCardUrl: null,
+        now,
+        feature: featureSettingsOf(deps.policy).defaultFeature,
+        features: decideFeatures(projection, now, deps.policy),
+      }),
       refreshes,
       card_expiry_jobs: cardJobs,
       notices,

@@ -15,12 +15,19 @@ const isoInstant = { type: 'string', format: 'date-time' };
 const adminSecurity = [{ adminToken: [] }];
 const customerIdSchema = { type: 'string', pattern: CUSTOMER_ID_PATTERN, maxLength: STRIPE_ID_MAX_LENGTH };
 
-const ENTITLEMENT_STATUSES = ['active', 'trialing', 'grace_period', 'card_expired', 'payment_failed', 'paused', 'incomplete', 'canceled', 'none'];
+const ENTITLEMENT_STATUSES = ['active', 'trialing', 'grace_period', 'granted', 'card_expired', 'payment_failed', 'paused', 'incomplete', 'canceled', 'none'];
 const ENTITLEMENT_REASONS = [
   'subscribed', 'trial', 'card_expired_grace', 'card_expired', 'payment_failed_grace', 'payment_failed',
-  'canceled', 'incomplete', 'paused', 'no_subscription', 'customer_deleted', 'unknown_customer',
+  'canceled', 'incomplete', 'paused', 'manual_grant', 'not_in_plan', 'no_subscription', 'customer_deleted', 'unknown_customer',
 ];
 const SUBSCRIPTION_STATUSES = ['incomplete', 'incomplete_expired', 'trialing', 'active', 'past_due', 'canceled', 'unpaid', 'paused'];
+const FEATURE_KEY_PATTERN = '^[a-z0-9][a-z0-9_.-]{0,63}$';
+const subscriptionRef = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['id', 'status', 'current_period_end'],
+  properties: { id: { type: 'string' }, status: { enum: SUBSCRIPTION_STATUSES }, current_period_end: nullable(isoInstant) },
+};
 
 const schemas = {
   Error: {
@@ -48,10 +55,23 @@ const schemas = {
       expired: { type: 'boolean' },
     },
   },
+  FeatureAnswer: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['feature', 'entitled', 'status', 'reason', 'grace_until', 'subscription'],
+    properties: {
+      feature: { type: 'string', pattern: FEATURE_KEY_PATTERN },
+      entitled: { type: 'boolean' },
+      status: { enum: ENTITLEMENT_STATUSES },
+      reason: { enum: ENTITLEMENT_REASONS },
+      grace_until: nullable(isoInstant),
+      subscription: nullable(subscriptionRef),
+    },
+  },
   Entitlement: {
     type: 'object',
     additionalProperties: false,
-    required: ['customer', 'user', 'entitled', 'status', 'reason', 'message', 'grace_until', 'subscription', 'card', 'update_card_url', 'checked_at'],
+    required: ['customer', 'user', 'entitled', 'status', 'reason', 'message', 'grace_until', 'subscription', 'card', 'update_card_url', 'checked_at', 'feature', 'features'],
     properties: {
       customer: nullable({ type: 'string' }),
       user: nullable({ type: 'string' }),
@@ -60,12 +80,7 @@ const schemas = {
       reason: { enum: ENTITLEMENT_REASONS },
       message: { type: 'string' },
       grace_until: nullable(isoInstant),
-      subscription: nullable({
-        type: 'object',
-        additionalProperties: false,
-        required: ['id', 'status', 'current_period_end'],
-        properties: { id: { type: 'string' }, status: { enum: SUBSCRIPTION_STATUSES }, current_period_end: nullable(isoInstant) },
-      }),
+      subscription: nullable(subscriptionRef),
       card: nullable({
         type: 'object',
         additionalProperties: false,
@@ -80,6 +95,8 @@ const schemas = {
       }),
       update_card_url: nullable({ type: 'string', format: 'uri' }),
       checked_at: isoInstant,
+      feature: { type: 'string', pattern: FEATURE_KEY_PATTERN, description: 'The feature the top-level answer is for: `feature=`, else DEFAULT_FEATURE.' },
+      features: { type: 'array', items: ref('FeatureAnswer'), description: 'Every feature the reader has or had (granted by a subscription in any state, or by a live grant), sorted.' },
     },
   },
   AdminJob: {
@@ -201,10 +218,11 @@ export function buildOpenApiDocument(): Record<string, unknown> {
           parameters: [
             { name: 'customer', in: 'query', schema: customerIdSchema, description: 'A Stripe customer id. Exactly one of customer or user.' },
             { name: 'user', in: 'query', schema: { type: 'string', maxLength: 256 }, description: 'The publisher user id in customer metadata.' },
+            { name: 'feature', in: 'query', schema: { type: 'string', pattern: FEATURE_KEY_PATTERN }, description: 'The feature to answer for (default DEFAULT_FEATURE). One the reader does not have is `entitled: false, status: "none", reason: "not_in_plan"`.' },
           ],
           responses: {
             '200': json(ref('Entitlement'), 'The answer; an unknown customer or user is `entitled: false, status: "none"`. `update_card_url` is null unless the token has the `links` scope.'),
-            '400': error('Not exactly one valid customer or user.'),
+            '400': error('Not exactly one valid customer or user (`invalid_customer`, `invalid_user`, `invalid_query`), or a malformed feature (`invalid_feature`).'),
             '401': error('Missing or wrong bearer token.'),
             '403': error('The token has neither the `check` nor the `links` scope (code `insufficient_scope`).'),
             '503': error('Redis is unavailable.'),

@@ -36,6 +36,13 @@ export interface SubscriberStore {
   readMany(customerIds: readonly string[]): Promise<SubscriberState[]>;
   /** Every customer whose metadata names this user (usually one), in one round trip. */
   readByUser(userId: string): Promise<CustomerProjection[]>;
+  /**
+   * read() and one more hash of another family (its key from its owner's helper, e.g. the reader's
+   * grants), in one round trip: the entitlement route's whole read.
+   */
+  readAlong(customerId: string, alsoKey: string): Promise<{ projection: CustomerProjection | null; also: Record<string, string> }>;
+  /** readByUser() and one more hash, in one round trip. */
+  readByUserAlong(userId: string, alsoKey: string): Promise<{ projections: CustomerProjection[]; also: Record<string, string> }>;
   write(projection: CustomerProjection): Promise<WriteResult>;
   /** Many writes in one pipeline (the resync, benches): each is the same guarded script as write(). */
   writeMany(projections: readonly CustomerProjection[]): Promise<WriteResult[]>;
@@ -48,7 +55,10 @@ export interface SubscriberStore {
 
 interface ScriptedRedis extends Redis {
   subgateWriteSubscriber(hashKey: string, indexKey: string, ...args: string[]): Promise<number>;
-  pipeline(): ReturnType<Redis['pipeline']> & { subgateWriteSubscriber(hashKey: string, indexKey: string, ...args: string[]): unknown };
+  pipeline(): ReturnType<Redis['pipeline']> & {
+    subgateWriteSubscriber(hashKey: string, indexKey: string, ...args: string[]): unknown;
+    subgateReadByUser(userIndex: string, userId: string, customerPrefix: string): unknown;
+  };
   subgateReadByUser(userIndex: string, userId: string, customerPrefix: string): Promise<string[][]>;
   subgateRaiseFlag(hashKey: string, mark: string, at: string, source: string): Promise<RaiseFlagResult>;
   subgateHonour(hashKey: string, mark: string, at: string): Promise<HonourResult>;
@@ -116,6 +126,28 @@ export function createSubscriberStore(deps: { redis: Redis; prefix: string }): S
     async readByUser(userId) {
       const hashes = await redis.subgateReadByUser(keys.userIndex, userId, keys.customerPrefix);
       return hashes.map((flat) => parseHash(pairsToRecord(flat))?.projection).filter((p): p is CustomerProjection => !!p);
+    },
+    async readAlong(customerId, alsoKey) {
+      const replies = (await redis.pipeline().hgetall(hashKey(customerId)).hgetall(alsoKey).exec()) ?? [];
+      const [customer, also] = replies.map(([err, value]) => {
+        if (err) throw err;
+        return value as Record<string, string>;
+      });
+      return { projection: parseHash(customer)?.projection ?? null, also: also ?? {} };
+    },
+    async readByUserAlong(userId, alsoKey) {
+      const pipeline = redis.pipeline();
+      pipeline.subgateReadByUser(keys.userIndex, userId, keys.customerPrefix);
+      pipeline.hgetall(alsoKey);
+      const replies = (await pipeline.exec()) ?? [];
+      const [hashes, also] = replies.map(([err, value]) => {
+        if (err) throw err;
+        return value;
+      });
+      const projections = ((hashes as string[][] | undefined) ?? [])
+        .map((flat) => parseHash(pairsToRecord(flat))?.projection)
+        .filter((p): p is CustomerProjection => !!p);
+      return { projections, also: (also as Record<string, string> | undefined) ?? {} };
     },
     async write(projection) {
       const version = await redis.subgateWriteSubscriber(...writeArgs(projection));
