@@ -49,7 +49,7 @@ import { createSnapshotWriter, type AfterWrite, type WriteSnapshot } from './syn
 import { createCustomerSync, type SyncCustomer } from './sync/customer-sync.js';
 import { createProductCatalog, type ProductCatalog } from './sync/product-catalog.js';
 import { createProductCatalogStore } from './store/product-catalog-store.js';
-import { grantKeys } from './store/grant-store.js';
+import { createGrantStore, grantKeys, type GrantStore } from './store/grant-store.js';
 import { createEventAcceptor, type AcceptEvent } from './sync/accept-event.js';
 import { createExpiryScheduler, type ExpiryScheduler } from './expiry/expiry-scheduler.js';
 import { createCardExpiryService, type CardExpiryService } from './expiry/card-expiry-service.js';
@@ -95,6 +95,8 @@ export interface Services {
   ledger: EventLedger;
   noticeLedger: NoticeLedger;
   feed: EntitlementFeed;
+  /** Manual grants (subgate's own data). */
+  grants: GrantStore;
   /** The SDK client, through the shared request budget. */
   stripe: Stripe;
   gateway: StripeGateway;
@@ -140,7 +142,9 @@ export function buildServices(config: Config, clients: SideClients, tuning: Tuni
   const store = createSubscriberStore({ redis, prefix });
   const ledger = createEventLedger({ redis, prefix });
   const noticeLedger = createNoticeLedger({ redis, prefix });
-  const feed = createEntitlementFeed({ redis, prefix, maxLength: config.entitlementStreamMaxLength });
+  const defaultFeature = config.policy.features?.defaultFeature ?? 'content';
+  const feed = createEntitlementFeed({ redis, prefix, maxLength: config.entitlementStreamMaxLength, defaultFeature });
+  const grants = createGrantStore({ redis, prefix });
 
   // Every Stripe request of every process on this Redis spends one budget (STRIPE_API_RATE_LIMIT).
   const stripe = createStripeClient({
@@ -155,7 +159,7 @@ export function buildServices(config: Config, clients: SideClients, tuning: Tuni
     ? createUpdateCardLinks({ secret: config.linkSigningSecret, publicBaseUrl: config.publicBaseUrl, ttlDays: config.updateCardLinkTtlDays, clock })
     : null;
 
-  const watch = createEntitlementWatch({ store, feed, clock, policy: config.policy, notices: producers });
+  const watch = createEntitlementWatch({ store, feed, clock, policy: config.policy, notices: producers, grants });
   const scheduler = createExpiryScheduler({
     producers,
     clock,
@@ -209,6 +213,7 @@ export function buildServices(config: Config, clients: SideClients, tuning: Tuni
     ledger,
     noticeLedger,
     feed,
+    grants,
     stripe,
     gateway,
     billing,
