@@ -57,6 +57,7 @@ import { createExpirySweep, type ExpirySweep } from './expiry/expiry-sweep.js';
 import { createResyncRunner, type ResyncRetry, type RunResync } from './operations/resync-runner.js';
 import { createEventRecovery, type RecoverEvents } from './operations/event-recovery.js';
 import { createAfterWrite } from './flows/after-write.js';
+import { createGrantChanges, type GrantChanges } from './flows/grant-changes.js';
 import { createAccessRestorer, type RestoreAccess } from './flows/restore-access.js';
 import { drainLimits, type ShutdownStep } from './drain.js';
 import { systemClock } from './runtime.js';
@@ -120,6 +121,8 @@ export interface Services {
   resyncStore: ResyncStore;
   eventRecoveryStore: EventRecoveryStore;
   restoreAccess: RestoreAccess;
+  /** A grant made, revoked or ended: its feed entries and its end job. */
+  grantChanges: GrantChanges;
   openPortal: OpenPortalSession;
   /** Every queue this side holds, for metrics and Bull Board. */
   allQueues: Queue[];
@@ -255,6 +258,7 @@ export function buildServices(config: Config, clients: SideClients, tuning: Tuni
     recoverEvents: createEventRecovery({ source: lists, acceptEvent, checkpoints: eventRecoveryStore, clock, logger }),
     resyncStore,
     eventRecoveryStore,
+    grantChanges: createGrantChanges({ store, watch, producers, clock }),
     restoreAccess: createAccessRestorer({
       syncCustomer: syncWithoutRecovery,
       store,
@@ -314,6 +318,17 @@ export function buildApi(
             opsQueues: services.opsQueues,
             queues: services.queues,
             producers: services.producers,
+            grants: {
+              grants: services.grants,
+              changes: services.grantChanges,
+              clock,
+              knownFeatures: async () => {
+                const features = config.policy.features;
+                const known = new Set([features?.defaultFeature ?? 'content', ...Object.values(features?.map ?? {}).flat()]);
+                if (services.catalog && features?.source === 'stripe') for (const f of await services.catalog.knownFeatures()) known.add(f);
+                return known;
+              },
+            },
           },
         }
       : {}),
@@ -365,6 +380,7 @@ export function buildWorkers(
       sweep: services.sweep,
       noticeSender: services.noticeSender,
       noticesPerSecond: config.noticeRateLimitPerSecond,
+      grants: services.grantChanges,
     },
   });
   const opsWorkers =

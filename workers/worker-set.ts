@@ -31,6 +31,7 @@ import {
   type SyncCustomerResult,
 } from '../src/queues.js';
 import type { ProductCatalog } from '../src/sync/product-catalog.js';
+import type { GrantChanges } from '../src/flows/grant-changes.js';
 import { createStripeEventProcessor, type StripeEventResult } from './processors/stripe-event.processor.js';
 import { createCustomerSyncProcessor } from './processors/customer-sync.processor.js';
 import { createCardExpiryProcessor } from './processors/card-expiry.processor.js';
@@ -61,6 +62,8 @@ export interface WorkerSetDeps extends Connected {
     noticeSender: NoticeSender;
     /** Notices per second across all workers (BullMQ's limiter is global per queue). */
     noticesPerSecond: number;
+    /** Grant ends (the grant-end jobs on this queue). */
+    grants?: Pick<GrantChanges, 'runGrantEnd'> | null;
   };
 }
 
@@ -90,7 +93,7 @@ export function createWorkerSet(deps: WorkerSetDeps): WorkerSet {
   );
   const expiryWorker = new Worker<CardExpiryJobData, unknown, CardExpiryJobName>(
     QUEUE.cardExpiry,
-    createCardExpiryProcessor({ service: cardExpiry.service, sweep: cardExpiry.sweep, queueClock: deps.queueClock }),
+    createCardExpiryProcessor({ service: cardExpiry.service, sweep: cardExpiry.sweep, grants: cardExpiry.grants ?? null, queueClock: deps.queueClock }),
     { ...common, concurrency: deps.concurrency },
   );
   const noticeWorker = new Worker<NoticeJobData>(QUEUE.notices, createNoticeProcessor({ sender: cardExpiry.noticeSender }), {

@@ -22,6 +22,7 @@ import { createTokenCheck } from './bearer-auth.js';
 import { AuthError, InvalidPathError, NotFoundError, ValidationError } from './errors.js';
 import { BULL_BOARD_HEADERS, withHeaders } from './security-headers.js';
 import { toEntitlementBody } from './entitlement-response.js';
+import { createGrantsRouter, type GrantsRouteDeps } from './grants-route.js';
 
 export interface AdminRouteDeps {
   adminToken: string;
@@ -32,6 +33,8 @@ export interface AdminRouteDeps {
   producers: Pick<Producers, 'resync' | 'recoverEvents'>;
   /** The queues whose jobs the customer view lists; any left out are skipped. */
   queues?: Partial<Pick<Queues, 'customerSync' | 'cardExpiry' | 'notices' | 'stripeEvents'>>;
+  /** /admin/grants (grants-route.ts); left out, those paths are 404s. */
+  grants?: GrantsRouteDeps;
 }
 
 /** Jobs scanned per queue for the customer view: enough for what BullMQ keeps, bounded for Redis. */
@@ -115,6 +118,8 @@ export function createAdminRouter(deps: AdminRouteDeps): Router {
     const job = await deps.producers.recoverEvents('admin');
     res.status(202).json(await describeJob(job));
   });
+
+  if (deps.grants) router.use(createGrantsRouter(deps.grants));
 
   return router;
 }

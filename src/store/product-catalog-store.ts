@@ -19,6 +19,8 @@ export interface ProductCatalogStore {
   readMany(productIds: readonly string[]): Promise<Map<string, CatalogEntry>>;
   /** Stores an entry unless a later read is already stored. */
   write(productId: string, entry: CatalogEntry): Promise<'written' | 'stale'>;
+  /** Every feature some held product grants (what a grant may name under the `stripe` source). */
+  allFeatures(): Promise<Set<string>>;
   /** Drops every entry (the resync reads each product again, once). */
   clear(): Promise<void>;
 }
@@ -63,6 +65,11 @@ export function createProductCatalogStore(deps: { redis: Redis; prefix: string }
     async write(productId, entry) {
       const written = await redis.subgateWriteCatalogEntry(keys.catalog, productId, String(entry.read_at), JSON.stringify(entry));
       return written === 1 ? 'written' : 'stale';
+    },
+    async allFeatures() {
+      const features = new Set<string>();
+      for (const value of await redis.hvals(keys.catalog)) for (const f of parseEntry(value)?.features ?? []) features.add(f);
+      return features;
     },
     async clear() {
       await redis.del(keys.catalog);

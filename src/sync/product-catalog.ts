@@ -18,6 +18,8 @@ export interface ProductCatalog {
   refreshProduct(productId: string, deleted: boolean): Promise<void>;
   /** Every entry is read again by the next refresh that needs it (the resync). */
   expireAll(): Promise<void>;
+  /** The features the products read so far grant. */
+  knownFeatures(): Promise<Set<string>>;
 }
 
 export function createProductCatalog(deps: {
@@ -82,5 +84,6 @@ export function createProductCatalog(deps: {
       await read(productId, deleted);
     },
     expireAll: () => deps.store.clear(),
+    knownFeatures: () => deps.store.allFeatures(),
   };
 }
