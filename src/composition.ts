@@ -13,6 +13,7 @@ import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { Clock } from './domain/projection.js';
 import { buildApp, type AppDeps, type SubgateApp } from './app.js';
+import type { GrantsRouteDeps } from './http/grants-route.js';
 import {
   createOpsQueues,
   createProducers,
@@ -289,6 +290,22 @@ export function buildMetrics(services: Services, options: { defaultMetrics: bool
   });
 }
 
+/** What /admin/grants needs: the grant store, its feed and end job, and the features a grant may name. */
+export function buildGrantsRouteDeps(services: Services): GrantsRouteDeps {
+  const { config } = services;
+  return {
+    grants: services.grants,
+    changes: services.grantChanges,
+    clock: services.clock,
+    knownFeatures: async () => {
+      const features = config.policy.features;
+      const known = new Set([features?.defaultFeature ?? 'content', ...Object.values(features?.map ?? {}).flat()]);
+      if (services.catalog && features?.source === 'stripe') for (const f of await services.catalog.knownFeatures()) known.add(f);
+      return known;
+    },
+  };
+}
+
 /** The HTTP app of the API side. `overrides` replaces deps (tests: a scoped token, a heartbeat). */
 export function buildApi(
   services: Services,
@@ -318,17 +335,7 @@ export function buildApi(
             opsQueues: services.opsQueues,
             queues: services.queues,
             producers: services.producers,
-            grants: {
-              grants: services.grants,
-              changes: services.grantChanges,
-              clock,
-              knownFeatures: async () => {
-                const features = config.policy.features;
-                const known = new Set([features?.defaultFeature ?? 'content', ...Object.values(features?.map ?? {}).flat()]);
-                if (services.catalog && features?.source === 'stripe') for (const f of await services.catalog.knownFeatures()) known.add(f);
-                return known;
-              },
-            },
+            grants: buildGrantsRouteDeps(services),
           },
         }
       : {}),

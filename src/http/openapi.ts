@@ -99,6 +99,22 @@ const schemas = {
       features: { type: 'array', items: ref('FeatureAnswer'), description: 'Every feature the reader has or had (granted by a subscription in any state, or by a live grant), sorted.' },
     },
   },
+  Grant: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['id', 'customer', 'user', 'feature', 'until', 'reason', 'created_by', 'created_at', 'active'],
+    properties: {
+      id: { type: 'string', pattern: '^gr_[A-Za-z0-9]{24}$' },
+      customer: nullable({ type: 'string' }),
+      user: nullable({ type: 'string' }),
+      feature: { type: 'string', pattern: FEATURE_KEY_PATTERN },
+      until: isoInstant,
+      reason: { type: 'string' },
+      created_by: { type: 'string' },
+      created_at: isoInstant,
+      active: { type: 'boolean', description: 'until is still ahead.' },
+    },
+  },
   AdminJob: {
     type: 'object',
     additionalProperties: false,
@@ -319,6 +335,67 @@ export function buildOpenApiDocument(): Record<string, unknown> {
             '400': error('Not a customer id (`invalid_customer`), or not valid percent-encoding (`invalid_path`).'),
             '401': error('Missing or wrong admin token.'),
             '404': error('No projection for this customer (or admin disabled).'),
+          },
+        },
+      },
+      '/admin/grants': {
+        post: {
+          summary: 'Give a reader access to one feature until an instant, with who and why (answers `status: "granted"`, `reason: "manual_grant"` while no subscription answers better).',
+          security: adminSecurity,
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  required: ['feature', 'until', 'reason'],
+                  properties: {
+                    customer: customerIdSchema,
+                    user: { type: 'string', maxLength: 256 },
+                    feature: { type: 'string', pattern: FEATURE_KEY_PATTERN },
+                    until: { ...isoInstant, description: 'Future, at most 366 days away.' },
+                    reason: { type: 'string', maxLength: 500 },
+                    by: { type: 'string', maxLength: 100, description: 'Who grants (default "admin").' },
+                  },
+                  description: 'Exactly one of customer or user.',
+                },
+              },
+            },
+          },
+          responses: {
+            '201': json(ref('Grant'), 'The grant.'),
+            '400': error('Not exactly one valid customer or user, a malformed or unknown feature (`invalid_feature`, `unknown_feature`), an until that is not a future instant (`invalid_until`), no reason, or a body that is not JSON.'),
+            '401': error('Missing or wrong admin token.'),
+            '404': error('Admin disabled.'),
+            '413': error('Body larger than 4 KB.'),
+            '415': error('A Content-Encoding or charset the parser does not read.'),
+          },
+        },
+        get: {
+          summary: "A reader's grants, live and ended.",
+          security: adminSecurity,
+          parameters: [
+            { name: 'customer', in: 'query', schema: customerIdSchema },
+            { name: 'user', in: 'query', schema: { type: 'string', maxLength: 256 } },
+          ],
+          responses: {
+            '200': json({ type: 'object', additionalProperties: false, required: ['grants'], properties: { grants: { type: 'array', items: ref('Grant') } } }, 'Oldest first.'),
+            '400': error('Not exactly one valid customer or user.'),
+            '401': error('Missing or wrong admin token.'),
+            '404': error('Admin disabled.'),
+          },
+        },
+      },
+      '/admin/grants/{id}': {
+        delete: {
+          summary: 'Revoke a grant (the change is published on the change feed).',
+          security: adminSecurity,
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^gr_[A-Za-z0-9]{24}$' } }],
+          responses: {
+            '204': { description: 'Revoked.' },
+            '400': error('Not a grant id (`invalid_grant`).'),
+            '401': error('Missing or wrong admin token.'),
+            '404': error('No such grant (or admin disabled).'),
           },
         },
       },

@@ -9,7 +9,7 @@ import type { OpsQueues } from '../../src/queues.js';
 import type { Metrics } from '../../src/metrics/metrics.js';
 import { instrumentWorkers } from '../../src/metrics/worker-metrics.js';
 import { systemClock } from '../../src/runtime.js';
-import { buildApi, buildMetrics, type Services } from '../../src/composition.js';
+import { buildApi, buildMetrics, buildGrantsRouteDeps, type Services } from '../../src/composition.js';
 import { createOpsWorkers, type OpsWorkers } from '../../workers/worker-set.js';
 import { WEBHOOK_SECRET, createHarness, type Harness, type HarnessOptions } from './harness.js';
 
@@ -49,6 +49,7 @@ export async function createOpsHarness(options: HarnessOptions & { adminToken?: 
             opsQueues: api.opsQueues,
             queues: api.queues,
             producers: api.producers,
+            grants: buildGrantsRouteDeps(api),
           },
         }
       : {},
