@@ -6,7 +6,7 @@
  *   app.get('/articles/:slug', requireEntitlement({ client: entitlements, getUserId }), render);
  */
 export { createEntitlementClient } from './entitlement-client.js';
-export type { EntitlementClient, EntitlementClientOptions, EntitlementClientStats } from './entitlement-client.js';
+export type { CheckOptions, EntitlementClient, EntitlementClientOptions, EntitlementClientStats } from './entitlement-client.js';
 export { requireEntitlement, ANONYMOUS } from './express.js';
 export type { AnonymousEntitlement, GateDecision, RequireEntitlementOptions } from './express.js';
 export { createSseParser } from './sse.js';
