@@ -5,7 +5,7 @@
  */
 import type Stripe from 'stripe';
 import type { StripeEventLike } from './stripe-shapes.js';
-import { customerIdOf } from './stripe-ids.js';
+import { customerIdOf, isProductId } from './stripe-ids.js';
 
 export type Urgency = 'access' | 'routine';
 
@@ -73,8 +73,6 @@ export function isHandledEventType(type: string): type is HandledEventType {
 
 /** Product events are about the catalog, not a customer. */
 export const PRODUCT_EVENT_TYPES = ['product.updated', 'product.deleted'] as const satisfies readonly Stripe.Event.Type[];
-
-const isProductId = (value: unknown): value is string => typeof value === 'string' && /^prod_[A-Za-z0-9]{1,250}$/.test(value);
 
 export function routeEvent(event: StripeEventLike): EventRouting {
   if ((PRODUCT_EVENT_TYPES as readonly string[]).includes(event.type)) {

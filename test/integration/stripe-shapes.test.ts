@@ -180,7 +180,9 @@ describe('the Stripe double and every fixture match the SDK types at its pinned 
     const legacySeen: Record<string, StripeJson[]> = {};
     for (const type of types) {
       const object = objectFor(type, objects);
-      const previous = type.endsWith('.updated') ? { previous_attributes: { metadata: {} } } : {};
+      // A summary has no metadata: what changed on it is its list of entitlements.
+      const changed = type.startsWith('entitlements.') ? { entitlements: object.entitlements } : { metadata: {} };
+      const previous = type.endsWith('.updated') ? { previous_attributes: changed } : {};
       const current = double.makeEvent(type, object, previous);
       assert.equal(current.api_version, CURRENT_API_VERSION);
       assertShaped(`${type} (${CURRENT_API_VERSION})`, current);
