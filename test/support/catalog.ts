@@ -76,3 +76,11 @@ export function swapPrice(stripe: StripeDouble, subscriptionId: string, price: S
   item.plan = { ...item.plan, id: price.id, product: price.product };
   stripe.putSubscription(subscription);
 }
+
+/** The ids seedCatalog(…, tag) gives, so a config map can be written before the catalog is seeded. */
+export function catalogIds(tag: string): Catalog {
+  const id = (value: string) => ({ id: value });
+  const keys = ['News', 'Puzzles', 'Cooking', 'Bundle'] as const;
+  const of = (prefix: string) => Object.fromEntries(keys.map((k) => [k.toLowerCase(), id(`${prefix}_${tag}${k}`)]));
+  return { products: of('prod'), prices: of('price'), features: {} } as unknown as Catalog;
+}
