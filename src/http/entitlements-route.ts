@@ -94,7 +94,9 @@ export function createEntitlementsHandler(deps: EntitlementsRouteDeps): Entitlem
     if (lookup.by === 'customer') {
       const { projection, also } = await deps.store.readAlong(lookup.customer, deps.grantKeys.customer(lookup.customer));
       const grants = parseGrants(also);
-      const entitlement = decideEntitlement(projection, now, deps.policy, feature, grants);
+      const features = decideFeatures(projection, now, deps.policy, grants);
+      // The policy runs once per feature: the asked one is among those listed, or one the reader lacks.
+      const entitlement = features.find((f) => f.feature === feature)?.entitlement ?? decideEntitlement(projection, now, deps.policy, feature, grants);
       body = toEntitlementBody({
         customer: lookup.customer,
         user: projection?.user ?? null,
@@ -102,13 +104,15 @@ export function createEntitlementsHandler(deps: EntitlementsRouteDeps): Entitlem
         updateCardUrl: withLinks && projection ? linkFor(lookup.customer, entitlement) : null,
         now,
         feature,
-        features: decideFeatures(projection, now, deps.policy, grants),
+        features,
       });
     } else {
       const { projections, also } = await deps.store.readByUserAlong(lookup.user, deps.grantKeys.user(lookup.user));
       const grants = parseGrants(also);
-      const best = decideUserEntitlement(projections, now, deps.policy, feature, grants);
-      const entitlement = best?.entitlement ?? decideEntitlement(null, now, deps.policy, feature, grants);
+      const features = decideUserFeatures(projections, now, deps.policy, grants);
+      const listed = features.find((f) => f.feature === feature);
+      const best = listed ? listed.best : decideUserEntitlement(projections, now, deps.policy, feature, grants);
+      const entitlement = listed ? listed.entitlement : (best?.entitlement ?? decideEntitlement(null, now, deps.policy, feature, grants));
       const customer = best?.projection.customer ?? null;
       body = toEntitlementBody({
         customer,
@@ -117,7 +121,7 @@ export function createEntitlementsHandler(deps: EntitlementsRouteDeps): Entitlem
         updateCardUrl: withLinks && customer && best ? linkFor(customer, entitlement) : null,
         now,
         feature,
-        features: decideUserFeatures(projections, now, deps.policy, grants),
+        features,
       });
     }
     deps.onAnswer?.(principal.name, body.status);
