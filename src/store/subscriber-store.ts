@@ -55,10 +55,7 @@ export interface SubscriberStore {
 
 interface ScriptedRedis extends Redis {
   subgateWriteSubscriber(hashKey: string, indexKey: string, ...args: string[]): Promise<number>;
-  pipeline(): ReturnType<Redis['pipeline']> & {
-    subgateWriteSubscriber(hashKey: string, indexKey: string, ...args: string[]): unknown;
-    subgateReadByUser(userIndex: string, userId: string, customerPrefix: string): unknown;
-  };
+  pipeline(): ReturnType<Redis['pipeline']> & { subgateWriteSubscriber(hashKey: string, indexKey: string, ...args: string[]): unknown };
   subgateReadByUser(userIndex: string, userId: string, customerPrefix: string): Promise<string[][]>;
   subgateRaiseFlag(hashKey: string, mark: string, at: string, source: string): Promise<RaiseFlagResult>;
   subgateHonour(hashKey: string, mark: string, at: string): Promise<HonourResult>;
@@ -127,27 +124,17 @@ export function createSubscriberStore(deps: { redis: Redis; prefix: string }): S
       const hashes = await redis.subgateReadByUser(keys.userIndex, userId, keys.customerPrefix);
       return hashes.map((flat) => parseHash(pairsToRecord(flat))?.projection).filter((p): p is CustomerProjection => !!p);
     },
+    // Two commands sent together, not a MULTI or a pipeline object: on the API's auto-pipelining
+    // connection they join the same write as every other request's commands (an explicit pipeline
+    // would be a write of its own per request), and either way they cost one round trip.
     async readAlong(customerId, alsoKey) {
-      const replies = (await redis.pipeline().hgetall(hashKey(customerId)).hgetall(alsoKey).exec()) ?? [];
-      const [customer, also] = replies.map(([err, value]) => {
-        if (err) throw err;
-        return value as Record<string, string>;
-      });
-      return { projection: parseHash(customer)?.projection ?? null, also: also ?? {} };
+      const [customer, also] = await Promise.all([redis.hgetall(hashKey(customerId)), redis.hgetall(alsoKey)]);
+      return { projection: parseHash(customer)?.projection ?? null, also };
     },
     async readByUserAlong(userId, alsoKey) {
-      const pipeline = redis.pipeline();
-      pipeline.subgateReadByUser(keys.userIndex, userId, keys.customerPrefix);
-      pipeline.hgetall(alsoKey);
-      const replies = (await pipeline.exec()) ?? [];
-      const [hashes, also] = replies.map(([err, value]) => {
-        if (err) throw err;
-        return value;
-      });
-      const projections = ((hashes as string[][] | undefined) ?? [])
-        .map((flat) => parseHash(pairsToRecord(flat))?.projection)
-        .filter((p): p is CustomerProjection => !!p);
-      return { projections, also: (also as Record<string, string> | undefined) ?? {} };
+      const [hashes, also] = await Promise.all([redis.subgateReadByUser(keys.userIndex, userId, keys.customerPrefix), redis.hgetall(alsoKey)]);
+      const projections = hashes.map((flat) => parseHash(pairsToRecord(flat))?.projection).filter((p): p is CustomerProjection => !!p);
+      return { projections, also };
     },
     async write(projection) {
       const version = await redis.subgateWriteSubscriber(...writeArgs(projection));
