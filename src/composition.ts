@@ -259,7 +259,7 @@ export function buildServices(config: Config, clients: SideClients, tuning: Tuni
     recoverEvents: createEventRecovery({ source: lists, acceptEvent, checkpoints: eventRecoveryStore, clock, logger }),
     resyncStore,
     eventRecoveryStore,
-    grantChanges: createGrantChanges({ store, watch, producers, clock }),
+    grantChanges: createGrantChanges({ grants, store, watch, producers, clock }),
     restoreAccess: createAccessRestorer({
       syncCustomer: syncWithoutRecovery,
       store,

@@ -4,8 +4,9 @@
  *   POST   /admin/grants            {"customer":"cus_…" | "user":"…", "feature", "until" (ISO), "reason", "by"?} -> 201 the grant
  *   DELETE /admin/grants/:id        -> 204 (404 when there is none)
  *   GET    /admin/grants?customer=… | ?user=…  -> {grants: […]}, each with `active`
- * A grant for a customer counts on answers for that customer; one for a user on answers for that user.
- * Each change is published on the change feed, and a grant's end is published at its instant.
+ * A grant counts on answers by its customer and by that customer's user (a user's grant: by the user and
+ * by each of the user's customers); GET lists the grants that count for the reader asked about. Each
+ * change is published on the change feed, and a grant's end is published at its instant.
  */
 import { randomBytes } from 'node:crypto';
 import express, { Router } from 'express';
@@ -17,8 +18,8 @@ import type { GrantChanges } from '../flows/grant-changes.js';
 import { NotFoundError, ValidationError } from './errors.js';
 
 export interface GrantsRouteDeps {
-  grants: GrantStore;
-  changes: Pick<GrantChanges, 'changed'>;
+  grants: Pick<GrantStore, 'forCustomer' | 'forUser'>;
+  changes: Pick<GrantChanges, 'create' | 'revoke'>;
   clock: Clock;
   /** The features a grant may name: DEFAULT_FEATURE, the config map's, the Stripe products' read so far. */
   knownFeatures: () => Promise<ReadonlySet<string>>;
@@ -94,17 +95,15 @@ export function createGrantsRouter(deps: GrantsRouteDeps): Router {
       created_by: typeof by === 'string' ? by : 'admin',
       created_at: now,
     };
-    await deps.grants.create(grant);
-    await deps.changes.changed(grant, 'created');
+    await deps.changes.create(grant);
     res.status(201).setHeader('Cache-Control', 'no-store').json(toWire(grant, now));
   });
 
   router.delete('/admin/grants/:id', async (req, res) => {
     const id = String(req.params.id);
     if (!GRANT_ID.test(id)) throw new ValidationError('invalid_grant', 'A grant id is gr_ and 24 letters or digits.');
-    const revoked = await deps.grants.revoke(id);
+    const revoked = await deps.changes.revoke(id);
     if (!revoked) throw new NotFoundError(`No grant ${id}.`);
-    await deps.changes.changed(revoked, 'revoked');
     res.status(204).end();
   });
 

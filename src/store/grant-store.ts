@@ -1,21 +1,30 @@
 /**
  * Owns the grants key family: `<prefix>:grants:cus:<customer id>` and `<prefix>:grants:user:<user id>`
  * (hashes: grant id -> the grant's JSON), one per reader, so a reader's grants live beside nothing
- * else's; and `<prefix>:grants:ids` (a hash: grant id -> the reader key it lives in), so a grant can be
- * revoked by its id alone. Grants are subgate's own data: nothing read from Stripe writes here, so a
- * resync or backfill keeps them. Each write is a single-key command on the reader's hash; the id index
- * is written after it and read before it, and an index entry whose grant is gone reads as absent.
+ * else's; and `<prefix>:grants:ids` (a hash: grant id -> the space-separated reader keys holding it), so
+ * a grant can be revoked by its id alone. A grant is written into every reader hash it counts for (its
+ * customer and that customer's user, or its user and the user's customers), so an answer by customer
+ * and one by user each read one hash, in the same round trip as the reader. Grants are subgate's own
+ * data: nothing read from Stripe writes here, so a resync or backfill keeps them. Each write is a
+ * single-key command; the id index is written after the grant and read before it, and an index entry
+ * whose grant is gone reads as absent.
  */
 import type { Redis } from 'ioredis';
 import type { AccessGrant } from '../domain/projection.js';
 
+/** A reader a grant counts for. */
+export type GrantReader = { customer: string } | { user: string };
+
 export interface GrantStore {
-  create(grant: AccessGrant): Promise<void>;
+  /** Stores the grant under its own reader and under each of `alsoFor` (the readers it also counts for). */
+  create(grant: AccessGrant, alsoFor?: readonly GrantReader[]): Promise<void>;
   /** The grant with this id, or null. */
   get(id: string): Promise<AccessGrant | null>;
-  /** Removes it; null when there was none. */
+  /** Removes it from every reader holding it; null when there was none. */
   revoke(id: string): Promise<AccessGrant | null>;
+  /** The grants that count for this customer (its own and its user's), oldest first. */
   forCustomer(customerId: string): Promise<AccessGrant[]>;
+  /** The grants that count for this user (its own and its customers'), oldest first. */
   forUser(userId: string): Promise<AccessGrant[]>;
 }
 
@@ -31,27 +40,33 @@ export function grantKeys(prefix: string) {
 export function createGrantStore(deps: { redis: Redis; prefix: string }): GrantStore {
   const { redis } = deps;
   const keys = grantKeys(deps.prefix);
-  const ownerKey = (grant: Pick<AccessGrant, 'customer' | 'user'>) => (grant.customer !== null ? keys.customer(grant.customer) : keys.user(grant.user!));
+  const readerKey = (reader: GrantReader) => ('customer' in reader ? keys.customer(reader.customer) : keys.user(reader.user));
 
-  async function get(id: string): Promise<{ key: string; grant: AccessGrant } | null> {
-    const key = await redis.hget(keys.ids, id);
-    if (key === null) return null;
-    const grant = parseGrant(await redis.hget(key, id));
-    return grant ? { key, grant } : null;
+  async function find(id: string): Promise<{ holders: string[]; grant: AccessGrant } | null> {
+    const held = await redis.hget(keys.ids, id);
+    if (held === null) return null;
+    const holders = held.split(' ').filter((k) => k !== '');
+    for (const key of holders) {
+      const grant = parseGrant(await redis.hget(key, id));
+      if (grant) return { holders, grant };
+    }
+    return null;
   }
 
   return {
-    async create(grant) {
-      const key = ownerKey(grant);
-      await redis.hset(key, grant.id, JSON.stringify(grant));
-      await redis.hset(keys.ids, grant.id, key);
+    async create(grant, alsoFor = []) {
+      const own: GrantReader = grant.customer !== null ? { customer: grant.customer } : { user: grant.user! };
+      const holders = [...new Set([own, ...alsoFor].map(readerKey))];
+      const json = JSON.stringify(grant);
+      await Promise.all(holders.map((key) => redis.hset(key, grant.id, json)));
+      await redis.hset(keys.ids, grant.id, holders.join(' '));
     },
     async get(id) {
-      return (await get(id))?.grant ?? null;
+      return (await find(id))?.grant ?? null;
     },
     async revoke(id) {
-      const found = await get(id);
-      if (found) await redis.hdel(found.key, id);
+      const found = await find(id);
+      if (found) await Promise.all(found.holders.map((key) => redis.hdel(key, id)));
       await redis.hdel(keys.ids, id);
       return found?.grant ?? null;
     },

@@ -48,8 +48,12 @@ export function createEntitlementWatch(deps: EntitlementWatchDeps): EntitlementW
       const state = await deps.store.readState(customerId);
       if (state === null) return { outcome: 'unknown_customer' };
       const { projection } = state;
+      // The customer's grants and its user's (also a user grant made before this customer existed); a
+      // grant of another customer of the same user stays with that customer.
       const grants = deps.grants
-        ? [...(await deps.grants.forCustomer(customerId)), ...(projection.user ? await deps.grants.forUser(projection.user) : [])]
+        ? [...(await deps.grants.forCustomer(customerId)), ...(projection.user ? await deps.grants.forUser(projection.user) : [])].filter(
+            (g) => g.customer === null || g.customer === customerId,
+          )
         : [];
       const now = deps.clock.now();
       // The default feature is always published, as the feed did before features (a reader without a

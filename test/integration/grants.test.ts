@@ -57,6 +57,8 @@ describe('manual grants (/admin/grants)', () => {
     });
     const news = await o.h.entitlement({ customer, feature: 'news' });
     assert.deepEqual([news.body.entitled, news.body.status, news.body.reason, news.body.grace_until], [true, 'granted', 'manual_grant', iso(until)]);
+    // By the customer's user too: the site asks by user.
+    assert.equal((await o.h.entitlement({ user: 'granted-1', feature: 'news' })).body.status, 'granted');
     // Puzzles is still the subscription's answer.
     assert.equal((await o.h.entitlement({ customer, feature: 'puzzles' })).body.status, 'active');
     assert.deepEqual(await changesOf(customer, 'news'), ['granted']);
@@ -65,8 +67,12 @@ describe('manual grants (/admin/grants)', () => {
     assert.equal(listed.status, 200);
     assert.deepEqual(listed.body.grants.map((g: { id: string; active: boolean }) => [g.id, g.active]), [[res.body.id, true]]);
 
+    const byUser = await request(o.app).get('/admin/grants').query({ user: 'granted-1' }).set('Authorization', `Bearer ${ADMIN_TOKEN}`);
+    assert.deepEqual(byUser.body.grants.map((g: { id: string }) => g.id), [res.body.id]);
+
     assert.equal((await del(res.body.id)).status, 204);
     assert.equal((await o.h.entitlement({ customer, feature: 'news' })).body.reason, 'not_in_plan');
+    assert.equal((await o.h.entitlement({ user: 'granted-1', feature: 'news' })).body.reason, 'not_in_plan');
     assert.deepEqual(await changesOf(customer, 'news'), ['granted', 'none']);
     assert.equal((await del(res.body.id)).status, 404);
   });
@@ -89,6 +95,7 @@ describe('manual grants (/admin/grants)', () => {
     const res = await post({ user: 'granted-3', feature: 'news', until: iso(o.h.clock.now() + DAY), reason: 'Goodwill' });
     assert.equal(res.status, 201);
     assert.equal((await o.h.entitlement({ user: 'granted-3', feature: 'news' })).body.status, 'granted');
+    assert.equal((await o.h.entitlement({ customer, feature: 'news' })).body.status, 'granted', 'by the user\'s customer too');
     assert.deepEqual(await changesOf(customer, 'news'), ['granted']);
     const { run } = createTestResync(o.h, { catalog: o.h.worker.catalog });
     await run({ fresh: true });
