@@ -91,3 +91,27 @@ describe('the product catalog (ACCESS_FEATURES_SOURCE=stripe)', () => {
     assert.equal(h.stripe.count(productReads), 4);
   });
 });
+
+describe('without feature configuration', () => {
+  let h: Harness;
+  before(async () => {
+    h = await createHarness({ label: 'catalog-none', clockStart: START });
+  });
+  after(async () => {
+    await h.close();
+  });
+
+  test('a refresh is the two Stripe reads it always was, and product events read nothing', async () => {
+    const c = seedCatalog(h.stripe, Math.floor(START / 1000), 'none');
+    const reader = seedMultiReader(h.stripe, { userId: 'none-1', nowSeconds: Math.floor(START / 1000), subscriptions: [{ price: c.prices.news }] });
+    h.stripe.resetRequests();
+    assert.equal(await h.syncCustomer(reader.customer.id), 'written');
+    assert.deepEqual(h.stripe.requests.map((r) => `${r.method} ${r.route}`), ['GET GET /v1/customers/:id', 'GET GET /v1/subscriptions']);
+    assert.equal((await h.deliver(h.stripe.makeEvent('product.updated', { ...c.products.news }))).status, 200);
+    await h.settle();
+    assert.equal(h.stripe.count(productReads), 0);
+    const answer = await h.entitlement({ customer: reader.customer.id });
+    assert.deepEqual([answer.body.feature, answer.body.status, answer.body.features.length], ['content', 'active', 1]);
+    assert.equal((await h.store.read(reader.customer.id))!.products, undefined, 'no catalog in the snapshot');
+  });
+});
