@@ -80,6 +80,30 @@ describe('GET /v1/entitlements per feature (ACCESS_FEATURES_SOURCE=config)', () 
     assert.equal((await h.entitlement({ customer: r.customer.id, feature: 'cooking' })).body.entitled, true);
   });
 
+  test('one Redis round trip per answer: the reader and their grants go out in one write, by customer and by user', async () => {
+    const r = seedMultiReader(h.stripe, { userId: 'one-trip', nowSeconds: sec(), subscriptions: [{ price: c.prices.news }] });
+    await h.syncCustomer(r.customer.id);
+    const stream = (h.apiRedis as unknown as { stream: { write: (...args: unknown[]) => boolean } }).stream;
+    const original = stream.write;
+    const writes: string[] = [];
+    stream.write = function (this: unknown, ...args: unknown[]) {
+      writes.push(String(args[0]));
+      return original.apply(this, args);
+    };
+    try {
+      const queries: Record<string, string>[] = [{ customer: r.customer.id, feature: 'news' }, { user: 'one-trip', feature: 'news' }];
+      for (const query of queries) {
+        writes.length = 0;
+        const res = await h.entitlement(query);
+        assert.equal(res.body.status, 'active');
+        assert.equal(writes.length, 1, `one write for ${JSON.stringify(query)}`);
+        assert.match(writes[0]!, /grants:(cus|user):/, 'the grants are read in it');
+      }
+    } finally {
+      stream.write = original;
+    }
+  });
+
   test('a malformed feature is a 400 invalid_feature: uppercase, too long, repeated, empty', async () => {
     const r = seedMultiReader(h.stripe, { userId: 'bad-input', nowSeconds: sec(), subscriptions: [{ price: c.prices.news }] });
     await h.syncCustomer(r.customer.id);
