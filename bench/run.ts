@@ -98,6 +98,13 @@ async function main(): Promise<void> {
     const paths = ids.map((id) => `/v1/entitlements?customer=${id}`);
     const authHeaders = { authorization: `Bearer ${TOKEN}` };
     const nextEntitlement = () => ({ path: paths[Math.floor(Math.random() * paths.length)]!, headers: authHeaders });
+    // The same readers asked about one feature (feature=): the answer per feature must cost no more.
+    const featurePaths = ids.map((id) => `/v1/entitlements?customer=${id}&feature=content`);
+    const nextFeature = () => ({ path: featurePaths[Math.floor(Math.random() * featurePaths.length)]!, headers: authHeaders });
+    const getFeature = (server: ServerProcess): Contender => ({
+      label: `${server.name}+feature`,
+      spec: () => ({ port: server.port, next: nextFeature, connections: S.connections }),
+    });
     const get = (server: ServerProcess, overallRate?: number): Contender => ({
       label: `${server.name}${overallRate ? '@rate' : ''}`,
       spec: () => ({ port: server.port, next: nextEntitlement, connections: S.connections, ...(overallRate ? { overallRate } : {}) }),
@@ -136,9 +143,10 @@ async function main(): Promise<void> {
       const apis = await start('subgate-api', {}, profile);
 
       log('GET: B1, B2, B3 and the entitlement route, interleaved');
-      const full = await interleaved([get(b1s), get(b2s), get(b3s), get(apis)], rounds);
+      const full = await interleaved([get(b1s), get(b2s), get(b3s), get(apis), getFeature(apis)], rounds);
       const measured = (server: ServerProcess) => record(`GET ${server.name}`, server.name, full.get(server.name)!);
       const [b1, b2, b3, ent] = [measured(b1s), measured(b2s), measured(b3s), measured(apis)];
+      const entFeature = record(`GET ${apis.name} feature=`, apis.name, full.get(`${apis.name}+feature`)!);
       const rss = { b1: (await b1s.usage()).maxRss, api: (await apis.usage()).maxRss };
 
       log(`GET at ${S.fixedRate} req/s offered: B2 and the entitlement route, interleaved`);
@@ -152,11 +160,11 @@ async function main(): Promise<void> {
       const hook = record(`POST ${apis.name}`, apis.name, hooks.get(apis.name)!);
       const rssAfterHooks = { b4: (await b4s.usage()).maxRss, api: (await apis.usage()).maxRss };
       const idle = { b1: idleRss.get(b1s.name)!, api: idleRss.get(apis.name)! };
-      httpFigures = { b1, b2, b3, b4, ent, b2Fixed, entFixed, hook, rss, rssAfterHooks, idle };
+      httpFigures = { b1, b2, b3, b4, ent, entFeature, b2Fixed, entFixed, hook, rss, rssAfterHooks, idle };
     } finally {
       for (const server of servers) await server.stop();
     }
-    const { b1, b2, b3, b4, ent, b2Fixed, entFixed, hook, rss, rssAfterHooks, idle } = httpFigures;
+    const { b1, b2, b3, b4, ent, entFeature, b2Fixed, entFixed, hook, rss, rssAfterHooks, idle } = httpFigures;
 
     // Every 200 from the webhook route must be a stored event id and a queued job; no pool may run dry.
     const producer = createQueues(redis, PREFIX);
@@ -261,6 +269,7 @@ async function main(): Promise<void> {
       absolute({ id: 'b3_rps', figure: 'B3 raw node:http + HGETALL, auto-pipelining', value: b3.rps, unit: 'req/s' }),
       absolute({ id: 'b4_rps', figure: 'B4 naive webhook (express.raw + constructEvent + queue.add)', value: b4.rps, unit: 'req/s' }),
       compared({ id: 'entitlement_rps', figure: 'Entitlement route, full load', value: ent.rps, unit: 'req/s', baseline: { name: 'B2', value: b2.rps }, atLeast: 1.0, target: '≥ 1.0 × B2' }),
+      compared({ id: 'entitlement_feature_rps', figure: 'Entitlement route with feature=, full load', value: entFeature.rps, unit: 'req/s', baseline: { name: 'B2', value: b2.rps }, atLeast: 1.0, target: '≥ 1.0 × B2' }),
       compared({ id: 'entitlement_rps_vs_b3', figure: 'Entitlement route vs the floor (moonshot)', value: ent.rps, unit: 'req/s', baseline: { name: 'B3', value: b3.rps }, atLeast: 0.6, target: '≥ 0.6 × B3' }),
       compared({ id: 'entitlement_p50', figure: 'Entitlement p50, full load', value: ent.p50, unit: 'ms', baseline: { name: 'B2', value: b2.p50 } }),
       compared({ id: 'entitlement_p99', figure: 'Entitlement p99, full load', value: ent.p99, unit: 'ms', baseline: { name: 'B2', value: b2.p99 } }),

@@ -24,9 +24,12 @@ import type { EntitlementChangeReader } from './store/entitlement-change-reader.
 import { createRequestLog } from './http/request-log.js';
 import { NOSNIFF } from './http/security-headers.js';
 import type { Metrics } from './metrics/metrics.js';
+import type { grantKeys } from './store/grant-store.js';
 
 export interface AppDeps {
   store: SubscriberStore;
+  /** Where readers' grants live (store/grant-store.ts's helper), read along with each answer. */
+  grantKeys: ReturnType<typeof grantKeys>;
   /** Claims and enqueues a verified webhook event (the ledger and the stripe-events producer). */
   acceptEvent: AcceptEvent;
   clock: Clock;
@@ -62,6 +65,7 @@ export function buildApp(deps: AppDeps): SubgateApp {
   app.use(createHealthRouter({ ping: deps.ping }));
   const entitlements = createEntitlementsHandler({
     store: deps.store,
+    grantKeys: deps.grantKeys,
     checkToken: createTokenCheck(deps.entitlementTokens),
     clock: deps.clock,
     policy: deps.policy,

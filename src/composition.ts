@@ -15,6 +15,7 @@ import type { Clock } from './domain/projection.js';
 import { buildApp, type AppDeps, type SubgateApp } from './app.js';
 import type { Express } from 'express';
 import { buildMetricsApp } from './http/metrics-app.js';
+import type { GrantsRouteDeps } from './http/grants-route.js';
 import {
   createOpsQueues,
   createProducers,
@@ -56,6 +57,9 @@ import { createNoticeSender, type NoticeSender } from './notices/notice-sender.j
 import { createEntitlementWatch, type EntitlementWatch } from './sync/entitlement-watch.js';
 import { createSnapshotWriter, type AfterWrite, type WriteSnapshot } from './sync/snapshot-writer.js';
 import { createCustomerSync, type SyncCustomer } from './sync/customer-sync.js';
+import { createProductCatalog, type ProductCatalog } from './sync/product-catalog.js';
+import { createProductCatalogStore } from './store/product-catalog-store.js';
+import { createGrantStore, grantKeys, type GrantStore } from './store/grant-store.js';
 import { createEventAcceptor, type AcceptEvent } from './sync/accept-event.js';
 import { createExpiryScheduler, type ExpiryScheduler } from './expiry/expiry-scheduler.js';
 import { createCardExpiryService, type CardExpiryService } from './expiry/card-expiry-service.js';
@@ -63,6 +67,7 @@ import { createExpirySweep, type ExpirySweep } from './expiry/expiry-sweep.js';
 import { createResyncRunner, type ResyncRetry, type RunResync } from './operations/resync-runner.js';
 import { createEventRecovery, type RecoverEvents } from './operations/event-recovery.js';
 import { createAfterWrite } from './flows/after-write.js';
+import { createGrantChanges, type GrantChanges } from './flows/grant-changes.js';
 import { createAccessRestorer, type RestoreAccess } from './flows/restore-access.js';
 import { drainLimits, type ShutdownStep } from './drain.js';
 import { systemClock } from './runtime.js';
@@ -102,6 +107,8 @@ export interface Services {
   ledger: EventLedger;
   noticeLedger: NoticeLedger;
   feed: EntitlementFeed;
+  /** Manual grants (subgate's own data). */
+  grants: GrantStore;
   /** The SDK client, through the shared request budget. */
   stripe: Stripe;
   gateway: StripeGateway;
@@ -114,6 +121,8 @@ export interface Services {
   afterWrite: AfterWrite;
   writeSnapshot: WriteSnapshot;
   syncCustomer: SyncCustomer;
+  /** Product names and (with ACCESS_FEATURES_SOURCE=stripe) features; null without feature configuration. */
+  catalog: ProductCatalog | null;
   acceptEvent: AcceptEvent;
   cardExpiry: CardExpiryService;
   sweep: ExpirySweep;
@@ -123,6 +132,8 @@ export interface Services {
   resyncStore: ResyncStore;
   eventRecoveryStore: EventRecoveryStore;
   restoreAccess: RestoreAccess;
+  /** A grant made, revoked or ended: its feed entries and its end job. */
+  grantChanges: GrantChanges;
   openPortal: OpenPortalSession;
   /** Each reader's bounded timeline (the admin customer page); `story.record` adds to it. */
   timeline: CustomerTimeline;
@@ -154,7 +165,9 @@ export function buildServices(config: Config, clients: SideClients, tuning: Tuni
   const ledger = createEventLedger({ redis, prefix });
   const noticeLedger = createNoticeLedger({ redis, prefix });
   // Spans when tracing is on (a boolean check each call when it is off).
-  const feed = tracedMethods(createEntitlementFeed({ redis, prefix, maxLength: config.entitlementStreamMaxLength }), 'entitlement feed', ['publishIfChanged'], 'producer');
+  const defaultFeature = config.policy.features?.defaultFeature ?? 'content';
+  const feed = tracedMethods(createEntitlementFeed({ redis, prefix, maxLength: config.entitlementStreamMaxLength, defaultFeature }), 'entitlement feed', ['publishIfChanged'], 'producer');
+  const grants = createGrantStore({ redis, prefix });
 
   // Every Stripe request of every process on this Redis spends one budget (STRIPE_API_RATE_LIMIT).
   const stripe = createStripeClient({
@@ -181,7 +194,7 @@ export function buildServices(config: Config, clients: SideClients, tuning: Tuni
   const emailIndex = createEmailIndex({ redis, prefix });
   const funnel = createRecoveryFunnelStore({ redis, prefix });
   const story = createCustomerStory({ timeline, emailIndex, funnel, clock, logger });
-  const watch = withStoryWatch(createEntitlementWatch({ store, feed, clock, policy: config.policy, notices: producers }), story);
+  const watch = withStoryWatch(createEntitlementWatch({ store, feed, clock, policy: config.policy, notices: producers, grants }), story);
   const scheduler = createExpiryScheduler({
     producers,
     clock,
@@ -194,7 +207,20 @@ export function buildServices(config: Config, clients: SideClients, tuning: Tuni
   const writeGuarded = createSnapshotWriter({ store, afterWrite });
   const writeSnapshot: WriteSnapshot = (next, previous) =>
     withSpan('projection write', { 'subgate.customer': next.customer }, () => writeGuarded(next, previous));
-  const syncCustomer = createCustomerSync({ stripe: gateway, store, clock, userIdMetadataKey: config.userIdMetadataKey, logger, writeSnapshot });
+  const featureSource = config.policy.features?.source ?? 'none';
+  // Without feature configuration nothing reads products: a refresh costs exactly the Stripe calls it did.
+  const catalog =
+    featureSource === 'none'
+      ? null
+      : createProductCatalog({
+          store: createProductCatalogStore({ redis, prefix }),
+          stripe: gateway,
+          clock,
+          ttlMs: config.productFeaturesTtlMs,
+          withFeatures: featureSource === 'stripe',
+          logger,
+        });
+  const syncCustomer = createCustomerSync({ stripe: gateway, store, clock, userIdMetadataKey: config.userIdMetadataKey, logger, writeSnapshot, catalog });
   const acceptEvent = createEventAcceptor({ ledger, producers });
 
   const lists = createStripeLists(stripe);
@@ -209,6 +235,7 @@ export function buildServices(config: Config, clients: SideClients, tuning: Tuni
     userIdMetadataKey: config.userIdMetadataKey,
     logger,
     writeSnapshot: createSnapshotWriter({ store, afterWrite: createAfterWrite({ scheduler, watch, recovery: null, producers, story }) }),
+    catalog,
   });
 
   return {
@@ -223,6 +250,7 @@ export function buildServices(config: Config, clients: SideClients, tuning: Tuni
     ledger,
     noticeLedger,
     feed,
+    grants,
     stripe,
     gateway,
     billing,
@@ -233,6 +261,7 @@ export function buildServices(config: Config, clients: SideClients, tuning: Tuni
     afterWrite,
     writeSnapshot,
     syncCustomer,
+    catalog,
     acceptEvent,
     cardExpiry: createCardExpiryService({ store, billing, scheduler, watch, producers, clock, noticeDays: config.cardExpiryNoticeDays, logger }),
     sweep: createExpirySweep({ store, scheduler, clock, logger }),
@@ -257,11 +286,13 @@ export function buildServices(config: Config, clients: SideClients, tuning: Tuni
       logger,
       userIdMetadataKey: config.userIdMetadataKey,
       requestsPerSecond: config.stripe.rateLimitPerSecond,
+      catalog,
       ...(tuning.resyncRetry ? { retry: tuning.resyncRetry } : {}),
     }),
     recoverEvents: createEventRecovery({ source: lists, acceptEvent, checkpoints: eventRecoveryStore, clock, logger }),
     resyncStore,
     eventRecoveryStore,
+    grantChanges: createGrantChanges({ grants, store, watch, producers, clock }),
     restoreAccess: withStoryReturn(
       createAccessRestorer({
         syncCustomer: syncWithoutRecovery,
@@ -322,6 +353,7 @@ export function adminDeps(services: Services, adminToken: string): AdminRouteDep
     opsQueues: services.opsQueues,
     queues: services.queues,
     producers: services.producers,
+    grants: buildGrantsRouteDeps(services),
     browser: {
       sessions: services.adminSessions,
       publicBaseUrl: config.publicBaseUrl,
@@ -354,6 +386,22 @@ function attachSideMetrics(services: Services, metrics: Metrics): void {
   });
 }
 
+/** What /admin/grants needs: the grant store, its feed and end job, and the features a grant may name. */
+export function buildGrantsRouteDeps(services: Services): GrantsRouteDeps {
+  const { config } = services;
+  return {
+    grants: services.grants,
+    changes: services.grantChanges,
+    clock: services.clock,
+    knownFeatures: async () => {
+      const features = config.policy.features;
+      const known = new Set([features?.defaultFeature ?? 'content', ...Object.values(features?.map ?? {}).flat()]);
+      if (services.catalog && features?.source === 'stripe') for (const f of await services.catalog.knownFeatures()) known.add(f);
+      return known;
+    },
+  };
+}
+
 /** The HTTP app of the API side. `overrides` replaces deps (tests: a scoped token, a heartbeat). */
 export function buildApi(
   services: Services,
@@ -362,6 +410,7 @@ export function buildApi(
   const { config, store, clock, logger, links } = services;
   return buildApp({
     store,
+    grantKeys: grantKeys(config.redisKeyPrefix),
     acceptEvent: services.acceptEvent,
     clock,
     logger,
@@ -413,6 +462,7 @@ export function buildWorkers(
     ledger: services.ledger,
     producers: services.producers,
     syncCustomer: services.syncCustomer,
+    catalog: services.catalog,
     concurrency: config.workerConcurrency,
     ...(options.tuning?.rateLimitBackoffMs !== undefined ? { rateLimitBackoffMs: options.tuning.rateLimitBackoffMs } : {}),
     cardExpiry: {
@@ -420,6 +470,7 @@ export function buildWorkers(
       sweep: services.sweep,
       noticeSender: services.noticeSender,
       noticesPerSecond: config.noticeRateLimitPerSecond,
+      grants: services.grantChanges,
     },
   });
   const opsWorkers =

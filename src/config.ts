@@ -4,6 +4,8 @@
  */
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
+import type { FeatureSettings } from './domain/projection.js';
+import { AccessFeaturesError, FEATURE_KEY, parseAccessFeatures } from './domain/features.js';
 
 const csv = (value: string) =>
   value
@@ -149,6 +151,10 @@ const schema = z.object({
   ENTITLEMENT_FEED_MAX_CONNECTIONS: intFrom(1, 1_000_000).default(1_000),
   PAST_DUE_GRACE_DAYS: intFrom(0, 366).default(7),
   USER_ID_METADATA_KEY: z.string().trim().min(1).max(40).default('user_id'),
+  ACCESS_FEATURES_SOURCE: z.enum(['none', 'config', 'stripe'], 'must be none, config or stripe').default('none'),
+  DEFAULT_FEATURE: z.string().trim().regex(FEATURE_KEY, 'must be a feature key (lowercase letters, digits, _ . -; at most 64)').default('content'),
+  ACCESS_FEATURES: z.string().optional(),
+  PRODUCT_FEATURES_TTL_S: intFrom(60, 7 * 86_400).default(3600),
   SYNC_DEBOUNCE_MS: intFrom(0, 60_000).default(500),
   WORKER_CONCURRENCY: intFrom(1, 1000).default(8),
   EVENT_RECOVERY_INTERVAL_MINUTES: intFrom(1, 1440).default(15),
@@ -192,7 +198,10 @@ export type Config = Readonly<{
   entitlementStreamMaxLength: number;
   /** The change feed: the longest replay a resume gets (entries) and the open streams per token and per process. */
   feed: Readonly<{ maxReplay: number; maxConnectionsPerToken: number; maxConnections: number }>;
-  policy: Readonly<{ cardExpiredGraceDays: number; pastDueGraceDays: number }>;
+  /** `features` is left out when it says what no configuration says (source none, feature `content`). */
+  policy: Readonly<{ cardExpiredGraceDays: number; pastDueGraceDays: number; features?: FeatureSettings }>;
+  /** How long a product's catalog entry (name, Stripe features) is used before it is read again, ms. */
+  productFeaturesTtlMs: number;
   userIdMetadataKey: string;
   syncDebounceMs: number;
   workerConcurrency: number;
@@ -204,6 +213,8 @@ export type Config = Readonly<{
 /** The values .env.example ships with. */
 const PLACEHOLDER_STRIPE_KEYS = new Set(['sk_test_replace_me']);
 const PLACEHOLDER_WEBHOOK_SECRETS = new Set(['whsec_replace_me']);
+
+export type { FeatureSettings };
 
 export class ConfigError extends Error {
   constructor(readonly variable: string, detail: string) {
@@ -250,6 +261,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const variable = input.HTTP_REQUEST_TIMEOUT_MS === undefined ? 'HTTP_HEADERS_TIMEOUT_MS' : 'HTTP_REQUEST_TIMEOUT_MS';
     throw new ConfigError(variable, `must leave HTTP_HEADERS_TIMEOUT_MS (${e.HTTP_HEADERS_TIMEOUT_MS}) at most HTTP_REQUEST_TIMEOUT_MS (${e.HTTP_REQUEST_TIMEOUT_MS})`);
   }
+  const features = featureSettingsFrom(e.ACCESS_FEATURES_SOURCE, e.DEFAULT_FEATURE, e.ACCESS_FEATURES);
   return Object.freeze({
     port: e.PORT,
     http: Object.freeze({
@@ -303,7 +315,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     policy: Object.freeze({
       cardExpiredGraceDays: e.CARD_EXPIRED_GRACE_DAYS,
       pastDueGraceDays: e.PAST_DUE_GRACE_DAYS,
+      ...(features.source === 'none' && features.defaultFeature === 'content' ? {} : { features }),
     }),
+    productFeaturesTtlMs: e.PRODUCT_FEATURES_TTL_S * 1000,
     userIdMetadataKey: e.USER_ID_METADATA_KEY,
     syncDebounceMs: e.SYNC_DEBOUNCE_MS,
     workerConcurrency: e.WORKER_CONCURRENCY,
@@ -311,6 +325,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
   });
+}
+
+/** ACCESS_FEATURES is the map of the `config` source: required there, refused elsewhere (it would be ignored). */
+function featureSettingsFrom(source: FeatureSettings['source'], defaultFeature: string, text: string | undefined): FeatureSettings {
+  if (source !== 'config') {
+    if (text !== undefined) throw new ConfigError('ACCESS_FEATURES', `is only read with ACCESS_FEATURES_SOURCE=config (it is ${source})`);
+    return Object.freeze({ source, defaultFeature, map: Object.freeze({}) });
+  }
+  if (text === undefined) throw new ConfigError('ACCESS_FEATURES', 'is required with ACCESS_FEATURES_SOURCE=config');
+  let map: Record<string, string[]>;
+  try {
+    map = parseAccessFeatures(text);
+  } catch (err) {
+    if (err instanceof AccessFeaturesError) throw new ConfigError('ACCESS_FEATURES', err.message);
+    throw err;
+  }
+  if (Object.keys(map).length === 0) throw new ConfigError('ACCESS_FEATURES', 'names no entry');
+  for (const features of Object.values(map)) Object.freeze(features);
+  return Object.freeze({ source, defaultFeature, map: Object.freeze(map) });
 }
 
 /**

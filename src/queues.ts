@@ -33,6 +33,8 @@ export const JOB = {
   graceEnd: 'grace-end',
   /** A past_due subscription's payment grace ends: re-evaluate and publish the entitlement. */
   pastDueGraceEnd: 'past-due-grace-end',
+  /** A manual grant reaches its `until`: re-evaluate and publish the reader's entitlements. */
+  grantEnd: 'grant-end',
   /** An event said something about a card at once (decline, expiring source, paid invoice). */
   expirySignal: 'expiry-signal',
   /** The safety net: re-plan every card due or near its window, from the expiry index. */
@@ -86,6 +88,14 @@ export interface PastDueGraceEndJobData {
   subscriptionId: string;
 }
 
+/** A grant's end: whose it is, and the instant it ends (ms). */
+export interface GrantEndJobData {
+  grantId: string;
+  customerId: string | null;
+  user: string | null;
+  until: number;
+}
+
 export interface ExpirySignalJobData {
   signal: ExpirySignal;
   eventId: string;
@@ -101,10 +111,11 @@ export type CardExpiryJobName =
   | typeof JOB.expiryCheck
   | typeof JOB.graceEnd
   | typeof JOB.pastDueGraceEnd
+  | typeof JOB.grantEnd
   | typeof JOB.expirySignal
   | typeof JOB.expirySweep;
 
-export type CardExpiryJobData = CardJobData | PastDueGraceEndJobData | ExpirySignalJobData | ExpirySweepJobData;
+export type CardExpiryJobData = CardJobData | PastDueGraceEndJobData | GrantEndJobData | ExpirySignalJobData | ExpirySweepJobData;
 
 export type NoticeJobData = NoticeRequest & { trace?: TraceCarrier };
 
@@ -292,6 +303,8 @@ export interface Producers {
   /** Card-expiry jobs; existing ids are left as they are. Returns how many were handed to BullMQ. */
   cardExpiryJobs(jobs: readonly ScheduledJob[]): Promise<number>;
   notice(request: NoticeRequest): Promise<void>;
+  /** The delayed job that publishes a grant's end at its instant (one per grant: a second add is a no-op). */
+  grantEnd(data: GrantEndJobData): Promise<void>;
   /** A resync (or the one already waiting or running). */
   resync(requestedBy: string, fresh: boolean): Promise<Job>;
   recoverEvents(requestedBy: string): Promise<Job>;
@@ -326,6 +339,10 @@ export function createProducers(deps: {
       const now = clock.now();
       await queues.cardExpiry.addBulk(jobs.map((job) => ({ name: job.name, data: job.data, opts: cardExpiryJobOptions(job.jobId, job.runAt - now) })));
       return jobs.length;
+    },
+    async grantEnd(data) {
+      // On the card-expiry queue, where grace ends run: the same delayed-job path and its early-run guard.
+      await queues.cardExpiry.add(JOB.grantEnd, data, cardExpiryJobOptions(`grant-end-${data.grantId}`, data.until - clock.now()));
     },
     async notice(request) {
       await queues.notices.add(JOB.sendNotice, { ...request, ...traceField() }, noticeJobOptions(noticeKey(request), deps.noticeRetry ?? DEFAULT_NOTICE_RETRY));

@@ -30,6 +30,8 @@ import {
   type SyncCustomerJobData,
   type SyncCustomerResult,
 } from '../src/queues.js';
+import type { ProductCatalog } from '../src/sync/product-catalog.js';
+import type { GrantChanges } from '../src/flows/grant-changes.js';
 import { createStripeEventProcessor, type StripeEventResult } from './processors/stripe-event.processor.js';
 import { createCustomerSyncProcessor } from './processors/customer-sync.processor.js';
 import { createCardExpiryProcessor } from './processors/card-expiry.processor.js';
@@ -50,6 +52,8 @@ export interface WorkerSetDeps extends Connected {
   ledger: Pick<EventLedger, 'count'>;
   producers: Pick<Producers, 'refresh' | 'expirySignal'>;
   syncCustomer: SyncCustomer;
+  /** Where product events go (null without feature configuration). */
+  catalog?: Pick<ProductCatalog, 'refreshProduct'> | null;
   concurrency: number;
   /** First wait of a refresh Stripe refused for rate (429); see customer-sync.processor.ts. */
   rateLimitBackoffMs?: number;
@@ -59,6 +63,8 @@ export interface WorkerSetDeps extends Connected {
     noticeSender: NoticeSender;
     /** Notices per second across all workers (BullMQ's limiter is global per queue). */
     noticesPerSecond: number;
+    /** Grant ends (the grant-end jobs on this queue). */
+    grants?: Pick<GrantChanges, 'runGrantEnd'> | null;
   };
 }
 
@@ -75,7 +81,7 @@ export function createWorkerSet(deps: WorkerSetDeps): WorkerSet {
   const { cardExpiry } = deps;
   const eventWorker = new Worker<StripeEventJobData, StripeEventResult>(
     QUEUE.stripeEvents,
-    tracedProcessor(QUEUE.stripeEvents, createStripeEventProcessor({ ledger: deps.ledger, producers: deps.producers })),
+    tracedProcessor(QUEUE.stripeEvents, createStripeEventProcessor({ ledger: deps.ledger, producers: deps.producers, catalog: deps.catalog ?? null })),
     { ...common, concurrency: Math.max(deps.concurrency, 16) },
   );
   const syncWorker = new Worker<SyncCustomerJobData, SyncCustomerResult>(
@@ -91,7 +97,7 @@ export function createWorkerSet(deps: WorkerSetDeps): WorkerSet {
   );
   const expiryWorker = new Worker<CardExpiryJobData, unknown, CardExpiryJobName>(
     QUEUE.cardExpiry,
-    tracedProcessor(QUEUE.cardExpiry, createCardExpiryProcessor({ service: cardExpiry.service, sweep: cardExpiry.sweep, queueClock: deps.queueClock })),
+    tracedProcessor(QUEUE.cardExpiry, createCardExpiryProcessor({ service: cardExpiry.service, sweep: cardExpiry.sweep, grants: cardExpiry.grants ?? null, queueClock: deps.queueClock })),
     { ...common, concurrency: deps.concurrency },
   );
   const noticeWorker = new Worker<NoticeJobData>(QUEUE.notices, tracedProcessor(QUEUE.notices, createNoticeProcessor({ sender: cardExpiry.noticeSender })), {

@@ -43,3 +43,35 @@ export const ARTICLES: readonly Article[] = [
 ];
 
 export const articleBySlug = (slug: string) => ARTICLES.find((article) => article.slug === slug);
+
+/**
+ * A section of the site sold as its own product: its articles are gated on one feature
+ * (`requireEntitlement({ feature })`), so a reader may read one section and not the other.
+ */
+export interface Section {
+  /** The subgate feature that opens it (e.g. 'news'). */
+  feature: string;
+  /** What readers call it ("News"): in the nav and on its paywall ("Subscribe to News"). */
+  name: string;
+  /** URL segment: /news/:slug */
+  path: string;
+  articles: readonly Article[];
+}
+
+export const PUZZLES: readonly Article[] = [
+  {
+    slug: 'harbour-crossword',
+    headline: 'Saturday crossword: Harbour lights',
+    teaser: 'Fifteen clues, all of them about things that float, glow or leak. The first one is free: 1 across, "Kept on by hand (5)".',
+    body: [
+      '1 across: LAMPS. 4 across: "Where the N29 keeps its books (5,4)". 7 down: "Frozen, but not forgotten (4,5)".',
+      'Answers next Saturday, with the names of everyone who sent in a full grid.',
+    ],
+  },
+];
+
+/** The example site's two sections: the stories (News) and the puzzles (Puzzles). */
+export const SECTIONS: readonly Section[] = [
+  { feature: 'news', name: 'News', path: 'news', articles: ARTICLES },
+  { feature: 'puzzles', name: 'Puzzles', path: 'puzzles', articles: PUZZLES },
+];

@@ -3,7 +3,7 @@
  * escapeHtml (text and attributes alike), including URLs subgate hands us.
  */
 import type { GateDecision } from '@subgate/client';
-import type { Article } from './articles.js';
+import type { Article, Section } from './articles.js';
 
 export interface DemoReader {
   id: string;
@@ -53,6 +53,19 @@ export function homePage(articles: readonly Article[], reader: DemoReader | null
   return layout('Stories', reader, items);
 }
 
+/** The home page of a site sold by section: each section's articles under its name. */
+export function sectionsHomePage(sections: readonly Section[], reader: DemoReader | null): string {
+  const blocks = sections
+    .map(
+      (section) =>
+        `<section data-section="${escapeHtml(section.feature)}"><h2>${escapeHtml(section.name)}</h2>` +
+        section.articles.map((a) => `<article><h3><a href="/${escapeHtml(section.path)}/${escapeHtml(a.slug)}">${escapeHtml(a.headline)}</a></h3><p>${escapeHtml(a.teaser)}</p></article>`).join('\n') +
+        '</section>',
+    )
+    .join('\n');
+  return layout('Stories and puzzles', reader, blocks);
+}
+
 export function signInPage(readers: readonly DemoReader[], next: string): string {
   const items = readers
     .map(
@@ -69,7 +82,7 @@ export function signInPage(readers: readonly DemoReader[], next: string): string
 }
 
 /** The article: all of it for an entitled reader, else the teaser and the paywall variant for the status. */
-export function articlePage(article: Article, reader: DemoReader | null, decision: GateDecision, path: string): string {
+export function articlePage(article: Article, reader: DemoReader | null, decision: GateDecision, path: string, section?: Section): string {
   const head = `<h2 data-headline>${escapeHtml(article.headline)}</h2><p class="teaser" data-teaser>${escapeHtml(article.teaser)}</p>`;
   if (decision.entitled) {
     const graceNote =
@@ -79,10 +92,10 @@ export function articlePage(article: Article, reader: DemoReader | null, decisio
     const body = article.body.map((p) => `<p>${escapeHtml(p)}</p>`).join('\n');
     return layout(article.headline, reader, `${graceNote}${head}<div data-article-body>${body}</div>`);
   }
-  return layout(article.headline, reader, `${head}${paywall(decision, path)}`);
+  return layout(article.headline, reader, `${head}${paywall(decision, path, section)}`);
 }
 
-function paywall(decision: GateDecision, path: string): string {
+function paywall(decision: GateDecision, path: string, section?: Section): string {
   const next = encodeURIComponent(path);
   switch (decision.status) {
     case 'anonymous':
@@ -105,6 +118,12 @@ function paywall(decision: GateDecision, path: string): string {
 <p>${escapeHtml(lead)} Your subscription is still here: update the card and you can carry on reading straight away.</p>${action}</section>`;
     }
     default:
+      if (section) {
+        const name = escapeHtml(section.name);
+        return `<section class="paywall" data-paywall="subscribe" data-section="${escapeHtml(section.feature)}"><h2>Subscribe to ${name}</h2>
+<p>${name} is not part of your subscription${decision.status === 'none' ? '' : ' right now'}. Add it and you can read every piece in full.</p>
+<p><a class="button" href="/subscribe" data-subscribe>Subscribe to ${name}</a></p></section>`;
+      }
       return `<section class="paywall" data-paywall="subscribe"><h2>Subscribe to read the whole story</h2>
 <p>You are signed in, but there is no active subscription on your account. Subscribers read every story in full.</p>
 <p><a class="button" href="/subscribe" data-subscribe>Subscribe</a></p></section>`;

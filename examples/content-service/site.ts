@@ -6,12 +6,17 @@
 import express, { type Express, type Request } from 'express';
 import type { EntitlementClient } from '@subgate/client';
 import { requireEntitlement } from '@subgate/client/express';
-import { ARTICLES, articleBySlug } from './articles.js';
-import { accountPage, articlePage, homePage, notFoundPage, signInPage, subscribePage, type DemoReader } from './pages.js';
+import { ARTICLES, articleBySlug, type Section } from './articles.js';
+import { accountPage, articlePage, homePage, notFoundPage, sectionsHomePage, signInPage, subscribePage, type DemoReader } from './pages.js';
 
 export interface ContentSiteDeps {
   entitlements: Pick<EntitlementClient, 'checkUser'>;
   readers: readonly DemoReader[];
+  /**
+   * Sections sold as products of their own (News, Puzzles), each gated on its feature at /<path>/:slug.
+   * Without them the site is one paywall over /articles/:slug, asking subgate about its default feature.
+   */
+  sections?: readonly Section[];
 }
 
 const COOKIE = 'demo_reader';
@@ -45,7 +50,8 @@ export function createContentSite(deps: ContentSiteDeps): Express {
     res.status(status).set({ 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'private, no-store' }).send(body);
   };
 
-  app.get('/', (req, res) => html(res, 200, homePage(ARTICLES, readerOf(req))));
+  const sections = deps.sections ?? [];
+  app.get('/', (req, res) => html(res, 200, sections.length > 0 ? sectionsHomePage(sections, readerOf(req)) : homePage(ARTICLES, readerOf(req))));
   app.get('/signin', (req, res) => html(res, 200, signInPage(deps.readers, localPath(req.query.next))));
   app.post('/signin', express.urlencoded({ extended: false, limit: '4kb' }), (req, res) => {
     const reader = deps.readers.find((r) => r.id === req.body?.reader);
@@ -66,6 +72,15 @@ export function createContentSite(deps: ContentSiteDeps): Express {
     const article = articleBySlug(String(req.params.slug))!;
     html(res, 200, articlePage(article, readerOf(req), req.entitlement!, req.originalUrl));
   });
+
+  // One gate per section: the same line, with the feature that section sells.
+  for (const section of sections) {
+    const sectionGate = requireEntitlement({ client: deps.entitlements, feature: section.feature, getUserId: (req) => readerOf(req)?.id });
+    const find = (slug: string) => section.articles.find((a) => a.slug === slug);
+    app.get(`/${section.path}/:slug`, (req, res, next) => (find(String(req.params.slug)) ? sectionGate(req, res, next) : next()), (req, res) => {
+      html(res, 200, articlePage(find(String(req.params.slug))!, readerOf(req), req.entitlement!, req.originalUrl, section));
+    });
+  }
 
   app.use((req, res) => html(res, 404, notFoundPage(readerOf(req))));
   return app;

@@ -12,6 +12,8 @@ import type {
   StripeDeletedCustomerLike,
   StripeSubscriptionLike,
   StripePaymentMethodLike,
+  StripeProductFeatureLike,
+  StripeProductLike,
 } from '../domain/stripe-shapes.js';
 
 export interface StripeGateway {
@@ -19,6 +21,10 @@ export interface StripeGateway {
   fetchCustomer(customerId: string): Promise<StripeCustomerLike | StripeDeletedCustomerLike>;
   listSubscriptions(customerId: string): Promise<StripeSubscriptionLike[]>;
   fetchPaymentMethod(paymentMethodId: string): Promise<StripePaymentMethodLike>;
+  /** Throws StripeMissingError on 404. */
+  fetchProduct(productId: string): Promise<StripeProductLike>;
+  /** The Entitlements features attached to a product (all pages). */
+  listProductFeatures(productId: string): Promise<StripeProductFeatureLike[]>;
 }
 
 export interface StripeClientSettings {
@@ -94,6 +100,13 @@ export function createStripeGateway(stripe: Stripe): StripeGateway {
     },
     async fetchPaymentMethod(paymentMethodId) {
       return (await stripe.paymentMethods.retrieve(paymentMethodId)) as unknown as StripePaymentMethodLike;
+    },
+    async fetchProduct(productId) {
+      return (await stripe.products.retrieve(productId)) as unknown as StripeProductLike;
+    },
+    async listProductFeatures(productId) {
+      const features = await stripe.products.listFeatures(productId, { limit: 100 }).autoPagingToArray({ limit: 10_000 });
+      return features as unknown as StripeProductFeatureLike[];
     },
   };
 }

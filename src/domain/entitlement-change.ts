@@ -36,6 +36,8 @@ export function isAccessRestored(previous: EntitlementSummary | null, next: Enti
 export interface EntitlementChange {
   customer: string;
   user: string | null;
+  /** Which feature's answer changed; without feature configuration always DEFAULT_FEATURE (entries written before features carry none). */
+  feature: string;
   previous: EntitlementSummary | null;
   next: EntitlementSummary;
   /** The subscriber version the summary was computed from. */

@@ -10,7 +10,9 @@
 
 import { DAY_MS } from './card-expiry.js';
 import { effectiveExpiry } from './card-marks.js';
+import { featureSettingsOf, featuresOfCustomer, featuresOfSubscription } from './features.js';
 import type {
+  AccessGrant,
   CardExpiryMark,
   CardSnapshot,
   CustomerProjection,
@@ -34,6 +36,8 @@ const STATUS_RANK: readonly EntitlementStatus[] = [
   'active',
   'trialing',
   'grace_period',
+  // A grant never outranks a paid subscription, even one in grace: the reader still sees the card problem.
+  'granted',
   'card_expired',
   'payment_failed',
   'paused',
@@ -42,24 +46,60 @@ const STATUS_RANK: readonly EntitlementStatus[] = [
   'none',
 ];
 
-const ENTITLED_STATUSES: ReadonlySet<EntitlementStatus> = new Set(['active', 'trialing', 'grace_period']);
+const ENTITLED_STATUSES: ReadonlySet<EntitlementStatus> = new Set(['active', 'trialing', 'grace_period', 'granted']);
 
-/** Decides a reader's entitlement from their customer projection at `now` (ms). */
+/** One feature's answer. */
+export interface FeatureEntitlement {
+  feature: string;
+  entitlement: Entitlement;
+}
+
+/**
+ * Decides a reader's entitlement to one feature (DEFAULT_FEATURE when none is named) from their customer
+ * projection at `now` (ms): each subscription that grants the feature is judged on its own (its card, its
+ * grace), the best verdict wins, and a live grant answers when no subscription gives a better one.
+ * `grants` are the reader's grants of any feature; expired ones are ignored here.
+ */
 export function decideEntitlement(
   projection: CustomerProjection | null,
   now: number,
   settings: PolicySettings,
+  feature: string = featureSettingsOf(settings).defaultFeature,
+  grants: readonly AccessGrant[] = [],
 ): Entitlement {
+  return foldGrants(judgeFeature(projection, now, settings, feature), grants, feature, now);
+}
+
+/**
+ * Every feature the reader has or had (granted by some subscription, whatever its state, or by a live
+ * grant), each with its answer, sorted by feature.
+ */
+export function decideFeatures(
+  projection: CustomerProjection | null,
+  now: number,
+  settings: PolicySettings,
+  grants: readonly AccessGrant[] = [],
+): FeatureEntitlement[] {
+  const features = new Set(featuresOfCustomer(projection, featureSettingsOf(settings)));
+  for (const grant of grants) if (grant.until > now) features.add(grant.feature);
+  return [...features].sort().map((feature) => ({ feature, entitlement: decideEntitlement(projection, now, settings, feature, grants) }));
+}
+
+function judgeFeature(projection: CustomerProjection | null, now: number, settings: PolicySettings, feature: string): Entitlement {
   if (projection === null) return buildNoAccess('unknown_customer');
   if (projection.deleted) return buildNoAccess('customer_deleted');
+  if (projection.subscriptions.length === 0) return buildNoAccess('no_subscription');
 
+  const features = featureSettingsOf(settings);
+  const products = projection.products ?? {};
   const marks = projection.expiry_marks ?? [];
   let best: { subscription: SubscriptionSnapshot; verdict: SubscriptionVerdict } | null = null;
   for (const subscription of projection.subscriptions) {
+    if (!featuresOfSubscription(subscription, features, products).includes(feature)) continue;
     const candidate = { subscription, verdict: judgeSubscription(subscription, now, settings, marks) };
     if (best === null || compareCandidates(candidate, best) < 0) best = candidate;
   }
-  if (best === null) return buildNoAccess('no_subscription');
+  if (best === null) return buildNoAccess('not_in_plan');
 
   const { subscription, verdict } = best;
   const card = subscription.card;
@@ -172,6 +212,20 @@ function compareLaterFirst(a: number | null, b: number | null): number {
   return b - a;
 }
 
-function buildNoAccess(reason: 'unknown_customer' | 'customer_deleted' | 'no_subscription'): Entitlement {
+/**
+ * A live grant of the feature answers when the subscriptions give nothing better. The card and the
+ * subscription of the underlying answer stay on it: a grant must not hide a card problem from the reader
+ * (nor from notices, which judge subscriptions alone).
+ */
+function foldGrants(entitlement: Entitlement, grants: readonly AccessGrant[], feature: string, now: number): Entitlement {
+  let until: number | null = null;
+  for (const grant of grants) {
+    if (grant.feature === feature && grant.until > now && (until === null || grant.until > until)) until = grant.until;
+  }
+  if (until === null || rankStatus(entitlement.status) <= rankStatus('granted')) return entitlement;
+  return { ...entitlement, entitled: true, status: 'granted', reason: 'manual_grant', grace_until: until };
+}
+
+function buildNoAccess(reason: 'unknown_customer' | 'customer_deleted' | 'no_subscription' | 'not_in_plan'): Entitlement {
   return { entitled: false, status: 'none', reason, grace_until: null, subscription: null, card: null };
 }

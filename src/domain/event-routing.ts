@@ -5,7 +5,7 @@
  */
 import type Stripe from 'stripe';
 import type { StripeEventLike } from './stripe-shapes.js';
-import { customerIdOf } from './stripe-ids.js';
+import { customerIdOf, isProductId } from './stripe-ids.js';
 
 export type Urgency = 'access' | 'routine';
 
@@ -17,6 +17,8 @@ export interface EventRoute {
 
 export type EventRouting =
   | { kind: 'sync'; customerId: string; urgency: Urgency }
+  /** A product changed or went away: its catalog entry (name, features) is read again, once, not per customer. */
+  | { kind: 'product'; productId: string; deleted: boolean }
   | { kind: 'no_customer' }
   | { kind: 'ignored' };
 
@@ -58,6 +60,9 @@ export const EVENT_ROUTES = {
   'setup_intent.succeeded': route('access', objectCustomer),
   'checkout.session.completed': route('routine', objectCustomer),
   'charge.failed': route('access', objectCustomer),
+  // The customer's features changed (a product's features, or what they bought): the refresh re-reads
+  // them; the products they hold are re-read too, at most once a minute each, however many customers.
+  'entitlements.active_entitlement_summary.updated': route('access', objectCustomer),
 } as const satisfies Partial<Record<Stripe.Event.Type, EventRoute>>;
 
 export type HandledEventType = keyof typeof EVENT_ROUTES;
@@ -66,7 +71,14 @@ export function isHandledEventType(type: string): type is HandledEventType {
   return Object.hasOwn(EVENT_ROUTES, type);
 }
 
+/** Product events are about the catalog, not a customer. */
+export const PRODUCT_EVENT_TYPES = ['product.updated', 'product.deleted'] as const satisfies readonly Stripe.Event.Type[];
+
 export function routeEvent(event: StripeEventLike): EventRouting {
+  if ((PRODUCT_EVENT_TYPES as readonly string[]).includes(event.type)) {
+    const id = event.data.object.id;
+    return isProductId(id) ? { kind: 'product', productId: id, deleted: event.type === 'product.deleted' } : { kind: 'no_customer' };
+  }
   if (!isHandledEventType(event.type)) return { kind: 'ignored' };
   const handler: EventRoute = EVENT_ROUTES[event.type];
   const customerId = handler.customerOf(event);

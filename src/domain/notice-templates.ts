@@ -4,7 +4,7 @@
  * as they are. Editing the wording means editing this file only.
  */
 
-export type TemplateValues = Readonly<Record<'publisher' | 'support' | 'brand' | 'last4' | 'expiry' | 'days' | 'link', string>>;
+export type TemplateValues = Readonly<Record<'publisher' | 'support' | 'brand' | 'last4' | 'expiry' | 'days' | 'link' | 'products', string>>;
 
 export interface NoticeTemplate {
   subject: string;
@@ -17,6 +17,12 @@ export interface NoticeTemplate {
 }
 
 const SIGNATURE = 'Questions? Write to {{support}}.';
+
+/**
+ * Said after the first paragraph of a card problem's notice when the card's subscriptions sell named
+ * products ("your News and Cooking access"); left out when no product is named (no feature configuration).
+ */
+export const PRODUCTS_AT_RISK = 'This card pays for your {{products}} access.';
 
 export const NOTICE_TEMPLATES = {
   card_expiring: {

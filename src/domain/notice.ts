@@ -3,8 +3,8 @@
  * text and HTML bodies rendered from the templates in notice-templates.ts. No transport, no I/O.
  */
 import { DAY_MS, cardExpiresAt } from './card-expiry.js';
-import type { CardSnapshot } from './projection.js';
-import { NOTICE_TEMPLATES, renderTemplate, type TemplateValues } from './notice-templates.js';
+import type { CardSnapshot, CustomerProjection } from './projection.js';
+import { NOTICE_TEMPLATES, PRODUCTS_AT_RISK, renderTemplate, type NoticeTemplate, type TemplateValues } from './notice-templates.js';
 
 export type NoticeKind = 'card_expiring' | 'card_expired' | 'payment_failed' | 'access_restored';
 
@@ -35,6 +35,8 @@ export interface NoticeContext {
   updateCardUrl: string | null;
   /** ms */
   now: number;
+  /** Names of the products a card problem puts at risk (productsAtRisk); empty or absent: none named. */
+  products?: readonly string[];
 }
 
 export interface NoticeContent {
@@ -72,7 +74,36 @@ export function renderNotice(request: NoticeRequest, context: NoticeContext): No
     expiry: `${String(card.exp_month).padStart(2, '0')}/${card.exp_year}`,
     days: daysLeft === 1 ? '1 day' : `${daysLeft} days`,
     link: context.updateCardUrl ?? '',
+    products: listNames(context.products ?? []),
   };
-  const template = NOTICE_TEMPLATES[request.kind];
+  const base: NoticeTemplate = NOTICE_TEMPLATES[request.kind];
+  const named = (context.products?.length ?? 0) > 0 && request.kind !== 'access_restored';
+  const template = named ? { ...base, body: [base.body[0]!, PRODUCTS_AT_RISK, ...base.body.slice(1)] } : base;
   return renderTemplate(template, values, context.updateCardUrl !== null);
+}
+
+/** Live subscription statuses a card problem can end. */
+const AT_RISK_STATUSES = new Set(['active', 'trialing', 'past_due', 'unpaid']);
+
+/**
+ * The names of the products that the subscriptions this card pays sell, as the snapshot's product catalog
+ * names them, in the order the subscriptions list them; unnamed products are left out.
+ */
+export function productsAtRisk(projection: CustomerProjection | null, cardId: string): string[] {
+  if (projection === null || !projection.products) return [];
+  const names: string[] = [];
+  for (const subscription of projection.subscriptions) {
+    if (subscription.card?.id !== cardId || !AT_RISK_STATUSES.has(subscription.status)) continue;
+    for (const item of subscription.items ?? []) {
+      const name = item.product === null ? null : (projection.products[item.product]?.name ?? null);
+      if (name !== null && !names.includes(name)) names.push(name);
+    }
+  }
+  return names;
+}
+
+/** "News", "News and Cooking", "News, Puzzles and Cooking". */
+function listNames(names: readonly string[]): string {
+  if (names.length <= 1) return names[0] ?? '';
+  return `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
 }

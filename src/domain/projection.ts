@@ -24,6 +24,13 @@ export interface CardSnapshot {
   exp_year: number;
 }
 
+/** One line of a subscription as access cares: what was bought (the price, its lookup_key, its product). */
+export interface SubscriptionItemSnapshot {
+  price: string | null;
+  lookup_key: string | null;
+  product: string | null;
+}
+
 export interface SubscriptionSnapshot {
   id: string;
   status: SubscriptionStatus;
@@ -36,6 +43,15 @@ export interface SubscriptionSnapshot {
   past_due_since: number | null;
   /** ms; Stripe's created, used to break ties between equally good subscriptions. */
   created: number;
+  /** What the subscription sells; absent on snapshots written before items were kept (read as none). */
+  items?: SubscriptionItemSnapshot[];
+}
+
+/** A product as the snapshot was read with it: its name (for notices) and, from Stripe Entitlements, its features. */
+export interface ProductSnapshot {
+  name: string | null;
+  /** Lookup keys of its active features; null when features are not read from Stripe. */
+  features: string[] | null;
 }
 
 export interface CustomerProjection {
@@ -50,6 +66,12 @@ export interface CustomerProjection {
   subscriptions: SubscriptionSnapshot[];
   /** ms; the instant the Stripe read that produced this snapshot began. An older read never overwrites it. */
   read_at: number;
+  /**
+   * The products the subscriptions' items point at, as the product catalog knew them at this read. Only
+   * when features or product names are configured; a snapshot carries what it was judged with, so the
+   * policy stays a pure function of the snapshot.
+   */
+  products?: Record<string, ProductSnapshot>;
   /**
    * What subgate itself has recorded about this customer's cards (expiry flags, proof of payment), kept
    * beside the Stripe snapshot rather than in it, so a refresh from Stripe never erases them. Present on
@@ -81,6 +103,7 @@ export type EntitlementStatus =
   | 'active'
   | 'trialing'
   | 'grace_period'
+  | 'granted'
   | 'card_expired'
   | 'payment_failed'
   | 'canceled'
@@ -88,9 +111,39 @@ export type EntitlementStatus =
   | 'paused'
   | 'none';
 
+/** Where features come from (ACCESS_FEATURES_SOURCE) and what an item grants. */
+export interface FeatureSettings {
+  source: 'none' | 'config' | 'stripe';
+  /** The feature every subscription grants under `none`, and the one a feature-less question asks about. */
+  defaultFeature: string;
+  /** `config`: a price lookup_key, a price id or a product id -> the features it grants. */
+  map: Readonly<Record<string, readonly string[]>>;
+}
+
 export interface PolicySettings {
   cardExpiredGraceDays: number;
   pastDueGraceDays: number;
+  /** Absent: every subscription grants the one feature `content` (the behaviour before features). */
+  features?: FeatureSettings;
+}
+
+/**
+ * Access to one feature given by hand (a support desk), until an instant, with who and why. subgate's own
+ * data: a resync or backfill from Stripe never touches it.
+ */
+export interface AccessGrant {
+  id: string;
+  /** Exactly one of customer and user is set. */
+  customer: string | null;
+  user: string | null;
+  feature: string;
+  /** ms; the first instant without the grant. */
+  until: number;
+  reason: string;
+  /** Who made it (the admin token's holder as recorded). */
+  created_by: string;
+  /** ms */
+  created_at: number;
 }
 
 export interface Entitlement {
@@ -116,6 +169,8 @@ export type EntitlementReason =
   | 'canceled'
   | 'incomplete'
   | 'paused'
+  | 'manual_grant'
+  | 'not_in_plan'
   | 'no_subscription'
   | 'customer_deleted'
   | 'unknown_customer';

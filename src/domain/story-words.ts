@@ -65,6 +65,8 @@ const REASONS: Record<EntitlementReason, string> = {
   no_subscription: 'the customer has no subscription',
   customer_deleted: 'the customer was deleted in Stripe',
   unknown_customer: 'subgate knows no such customer',
+  manual_grant: 'a support grant gives this feature until its end, whatever the subscriptions say',
+  not_in_plan: 'no subscription of the reader includes this feature',
 };
 
 /** "Has access: …" / "No access: …", with the grace end and the deciding card when there are. */

@@ -10,6 +10,7 @@ export const STRIPE_ID_MAX_LENGTH = 255;
 const OBJECT_ID = /^[a-z][a-z0-9]*_[A-Za-z0-9_]+$/;
 const CUSTOMER_ID = /^cus_[A-Za-z0-9_]+$/;
 const EVENT_ID = /^evt_[A-Za-z0-9_]+$/;
+const PRODUCT_ID = /^prod_[A-Za-z0-9_]+$/;
 
 /** The customer id pattern as JSON Schema / OpenAPI spell it (with `maxLength: STRIPE_ID_MAX_LENGTH`). */
 export const CUSTOMER_ID_PATTERN = CUSTOMER_ID.source;
@@ -21,6 +22,7 @@ const matches = (pattern: RegExp, value: unknown): value is string =>
 export const isStripeId = (value: unknown): value is string => matches(OBJECT_ID, value);
 export const isCustomerId = (value: unknown): value is string => matches(CUSTOMER_ID, value);
 export const isEventId = (value: unknown): value is string => matches(EVENT_ID, value);
+export const isProductId = (value: unknown): value is string => matches(PRODUCT_ID, value);
 
 /** The id of an expandable reference: an id string, or the expanded object's `id`; null when neither is an id. */
 export function idOf(ref: unknown): string | null {

@@ -9,6 +9,8 @@ import { tryCardExpiresAt } from './card-expiry.js';
 import type {
   CardSnapshot,
   CustomerProjection,
+  ProductSnapshot,
+  SubscriptionItemSnapshot,
   SubscriptionSnapshot,
   SubscriptionStatus,
 } from './projection.js';
@@ -37,6 +39,11 @@ export interface ProjectCustomerInput {
    * unresolvedPaymentRefs). Optional: without them those cards are simply unknown.
    */
   paymentSources?: readonly StripePaymentSourceLike[];
+  /**
+   * The product catalog's entries for the products the items point at (names, and features from Stripe
+   * Entitlements). Only when configured: without it the projection carries no `products`.
+   */
+  products?: Readonly<Record<string, ProductSnapshot>>;
 }
 
 const KNOWN_STATUSES: ReadonlySet<string> = new Set<SubscriptionStatus>([
@@ -81,7 +88,48 @@ export function projectCustomer(input: ProjectCustomerInput): CustomerProjection
     default_card: defaultCard,
     subscriptions,
     read_at: readAt,
+    ...(input.products ? { products: productsFor(subscriptions, input.products) } : {}),
   };
+}
+
+/**
+ * What each item sells: its price id, the price's lookup_key and the product (an id, or the expanded
+ * product's id). An item without a price (never in the pinned API) sells nothing and is left out.
+ */
+export function subscriptionItems(subscription: StripeSubscriptionLike): SubscriptionItemSnapshot[] {
+  const items: SubscriptionItemSnapshot[] = [];
+  for (const item of subscription.items?.data ?? []) {
+    const price = item.price;
+    if (price === null || price === undefined || typeof price !== 'object') continue;
+    items.push({
+      price: typeof price.id === 'string' ? price.id : null,
+      lookup_key: typeof price.lookup_key === 'string' && price.lookup_key !== '' ? price.lookup_key : null,
+      product: idOf(price.product ?? null),
+    });
+  }
+  return items;
+}
+
+/** The product ids these subscriptions' items sell, sorted (what the catalog is asked for). */
+export function soldProducts(subscriptions: readonly StripeSubscriptionLike[]): string[] {
+  const ids = subscriptions.flatMap((s) => subscriptionItems(s).map((item) => item.product).filter((p): p is string => p !== null));
+  return [...new Set(ids)].sort();
+}
+
+/** The catalog entries of the products these subscriptions point at; one unknown to the catalog is unnamed and grants nothing. */
+function productsFor(
+  subscriptions: readonly SubscriptionSnapshot[],
+  catalog: Readonly<Record<string, ProductSnapshot>>,
+): Record<string, ProductSnapshot> {
+  const out: Record<string, ProductSnapshot> = {};
+  for (const subscription of subscriptions) {
+    for (const item of subscription.items ?? []) {
+      if (item.product === null) continue;
+      const entry = Object.hasOwn(catalog, item.product) ? catalog[item.product]! : { name: null, features: null };
+      out[item.product] = { name: entry.name, features: entry.features === null ? null : [...entry.features] };
+    }
+  }
+  return out;
 }
 
 /**
@@ -170,6 +218,7 @@ function projectSubscription(
     card: resolveCard(subscriptionPaymentRef(subscription, customer), resolve),
     past_due_since: status === 'past_due' ? derivePastDueSince(subscription, readAt, previous) : null,
     created: subscription.created * SECOND_MS,
+    items: subscriptionItems(subscription),
   };
 }
 

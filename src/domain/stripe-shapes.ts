@@ -97,6 +97,29 @@ export interface StripeSubscriptionItemLike {
   /** Current API (2025+): the billing period lives on each item. */
   current_period_start?: number | null;
   current_period_end?: number | null;
+  /** What the item sells; the product stays an id unless expanded. */
+  price?: StripePriceLike | null;
+}
+
+export interface StripePriceLike {
+  id: string;
+  lookup_key?: string | null;
+  product?: string | { id: string } | null;
+}
+
+export interface StripeProductLike {
+  id: string;
+  object: 'product';
+  name?: string | null;
+  active?: boolean;
+  deleted?: boolean;
+}
+
+/** One entry of GET /v1/products/:id/features: the attached Entitlements feature, embedded. */
+export interface StripeProductFeatureLike {
+  id: string;
+  object: 'product_feature';
+  entitlement_feature: { id: string; lookup_key: string; active: boolean; name?: string | null };
 }
 
 export interface StripeSubscriptionLike {

@@ -41,6 +41,17 @@ function digestInvoice(ref: Expandable<StripeInvoiceLike>): Expandable<StripeInv
   };
 }
 
+/** An item: its period and what it sells (price id, lookup_key, product id). */
+function digestItem(item: AnyObject): AnyObject {
+  const out = pick(item, ['id', 'current_period_start', 'current_period_end']);
+  const price = item.price;
+  if (price && typeof price === 'object') {
+    const p = price as AnyObject;
+    out.price = { id: p.id, lookup_key: p.lookup_key ?? null, product: idOf(p.product ?? null) };
+  }
+  return out;
+}
+
 export function digestSubscription(subscription: StripeSubscriptionLike): StripeSubscriptionLike {
   return {
     id: subscription.id,
@@ -51,7 +62,7 @@ export function digestSubscription(subscription: StripeSubscriptionLike): Stripe
     cancel_at_period_end: subscription.cancel_at_period_end,
     ...(subscription.current_period_end !== undefined ? { current_period_end: subscription.current_period_end } : {}),
     items: {
-      data: (subscription.items?.data ?? []).map((item) => pick(item as unknown as AnyObject, ['id', 'current_period_start', 'current_period_end'])) as unknown as StripeSubscriptionLike['items']['data'],
+      data: (subscription.items?.data ?? []).map((item) => digestItem(item as unknown as AnyObject)) as unknown as StripeSubscriptionLike['items']['data'],
     },
     default_payment_method: digestPaymentRef<StripePaymentMethodLike>(subscription.default_payment_method),
     default_source: digestPaymentRef<StripeCustomerSourceLike>(subscription.default_source),

@@ -14,7 +14,8 @@ import { ExpressAdapter } from '@bull-board/express';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import type { Clock, PolicySettings } from '../domain/projection.js';
-import { decideEntitlement } from '../domain/entitlement-policy.js';
+import { decideEntitlement, decideFeatures } from '../domain/entitlement-policy.js';
+import { featureSettingsOf } from '../domain/features.js';
 import { isCustomerId } from '../domain/stripe-ids.js';
 import { maskEmail } from '../domain/mask-email.js';
 import type { SubscriberStore } from '../store/subscriber-store.js';
@@ -25,6 +26,7 @@ import { BULL_BOARD_HEADERS, withHeaders } from './security-headers.js';
 import { toEntitlementBody } from './entitlement-response.js';
 import { createAdminAuth, type AdminSessionDeps } from './admin-session.js';
 import { createAdminPagesRouter, type AdminPagesDeps } from './admin-pages/router.js';
+import { createGrantsRouter, type GrantsRouteDeps } from './grants-route.js';
 
 /** What the browser side of /admin needs: the session store and its settings (the token is adminToken), and what the pages read. */
 export type AdminBrowserDeps = Omit<AdminSessionDeps, 'adminToken'> & Omit<AdminPagesDeps, 'store' | 'clock' | 'policy'>;
@@ -40,6 +42,8 @@ export interface AdminRouteDeps {
   queues?: Partial<Pick<Queues, 'customerSync' | 'cardExpiry' | 'notices' | 'stripeEvents'>>;
   /** Browser sessions and the HTML pages; without them only the bearer header opens /admin. */
   browser?: AdminBrowserDeps;
+  /** /admin/grants (grants-route.ts); left out, those paths are 404s. */
+  grants?: GrantsRouteDeps;
 }
 
 /** Jobs scanned per queue for the customer view: enough for what BullMQ keeps, bounded for Redis. */
@@ -95,7 +99,15 @@ export function createAdminRouter(deps: AdminRouteDeps): Router {
     res.json({
       customer: customerId,
       projection: { ...projection, email: maskEmail(projection.email), read_at: new Date(projection.read_at).toISOString() },
-      entitlement: toEntitlementBody({ customer: customerId, user: projection.user, entitlement, updateCardUrl: null, now }),
+      entitlement: toEntitlementBody({
+        customer: customerId,
+        user: projection.user,
+        entitlement,
+        updateCardUrl: null,
+        now,
+        feature: featureSettingsOf(deps.policy).defaultFeature,
+        features: decideFeatures(projection, now, deps.policy),
+      }),
       refreshes,
       card_expiry_jobs: cardJobs,
       notices,
@@ -118,6 +130,8 @@ export function createAdminRouter(deps: AdminRouteDeps): Router {
     const job = await deps.producers.recoverEvents('admin');
     res.status(202).json(await describeJob(job));
   });
+
+  if (deps.grants) router.use(createGrantsRouter(deps.grants));
 
   return router;
 }

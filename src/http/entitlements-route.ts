@@ -1,6 +1,7 @@
 /**
- * GET /v1/entitlements?customer=cus_… | ?user=…: may this reader see paid content, and why.
- * One Redis round trip (a hash read, or one script for a user lookup), then the pure policy.
+ * GET /v1/entitlements?customer=cus_… | ?user=…[&feature=…]: may this reader see paid content (of one
+ * feature), and why; and every feature the reader has or had. One Redis round trip (a pipeline: the
+ * customer hash or the user script, and the reader's grants), then the pure policy.
  *
  * It sits on every article view, so besides the Express route there is a fast path that answers it on
  * the bare node:http request before Express runs (Express's dispatch and res.json cost more than the
@@ -10,16 +11,20 @@ import { parse as parseQueryString, type ParsedUrlQuery } from 'node:querystring
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Router } from 'express';
 import type { Clock, PolicySettings, Entitlement } from '../domain/projection.js';
-import { decideEntitlement } from '../domain/entitlement-policy.js';
-import { decideUserEntitlement } from '../domain/user-entitlement.js';
+import { decideEntitlement, decideFeatures } from '../domain/entitlement-policy.js';
+import { decideUserEntitlement, decideUserFeatures } from '../domain/user-entitlement.js';
+import { featureSettingsOf, isFeatureKey } from '../domain/features.js';
 import { isCustomerId } from '../domain/stripe-ids.js';
 import type { SubscriberStore } from '../store/subscriber-store.js';
+import { parseGrants, type grantKeys } from '../store/grant-store.js';
 import { requireScope, type TokenCheck, type TokenScope } from './bearer-auth.js';
 import { ValidationError } from './errors.js';
 import { toEntitlementBody } from './entitlement-response.js';
 
 export interface EntitlementsRouteDeps {
-  store: SubscriberStore;
+  store: Pick<SubscriberStore, 'readAlong' | 'readByUserAlong'>;
+  /** Where a reader's grants live (the grant store's key helper): read in the same round trip. */
+  grantKeys: ReturnType<typeof grantKeys>;
   checkToken: TokenCheck;
   clock: Clock;
   policy: PolicySettings;
@@ -56,6 +61,16 @@ function parseLookup(query: Query): Lookup {
   throw new ValidationError('invalid_query', 'Give customer=cus_… or user=….');
 }
 
+/** The feature asked about, or null for the default. */
+function parseFeature(query: Query): string | null {
+  const { feature } = query;
+  if (feature === undefined) return null;
+  if (!isFeatureKey(feature)) {
+    throw new ValidationError('invalid_feature', 'feature must be one feature key: lowercase letters, digits, _ . - (at most 64).');
+  }
+  return feature;
+}
+
 /** `check` answers without links, `links` answers with them; either may ask. */
 const ASK_SCOPES: readonly TokenScope[] = ['check', 'links'];
 
@@ -63,28 +78,41 @@ export type EntitlementsHandler = (headers: IncomingHttpHeaders, query: Query, r
 
 export function createEntitlementsHandler(deps: EntitlementsRouteDeps): EntitlementsHandler {
   const linkFor = deps.updateCardUrlFor ?? (() => null);
+  const defaultFeature = featureSettingsOf(deps.policy).defaultFeature;
 
   return async (headers, query, res) => {
     const principal = requireScope(deps.checkToken(headers.authorization), ASK_SCOPES, 'ask for entitlements');
     // A token without `links` never causes a link to be signed: a leaked check token mints nothing.
     const withLinks = principal.scopes.has('links');
     const lookup = parseLookup(query);
+    // Without feature= the answer is for the default feature in every mode: a content service that
+    // forgets the parameter fails closed (a Puzzles reader is not let into News).
+    const feature = parseFeature(query) ?? defaultFeature;
     const now = deps.clock.now();
 
     let body;
     if (lookup.by === 'customer') {
-      const projection = await deps.store.read(lookup.customer);
-      const entitlement = decideEntitlement(projection, now, deps.policy);
+      const { projection, also } = await deps.store.readAlong(lookup.customer, deps.grantKeys.customer(lookup.customer));
+      const grants = parseGrants(also);
+      const features = decideFeatures(projection, now, deps.policy, grants);
+      // The policy runs once per feature: the asked one is among those listed, or one the reader lacks.
+      const entitlement = features.find((f) => f.feature === feature)?.entitlement ?? decideEntitlement(projection, now, deps.policy, feature, grants);
       body = toEntitlementBody({
         customer: lookup.customer,
         user: projection?.user ?? null,
         entitlement,
         updateCardUrl: withLinks && projection ? linkFor(lookup.customer, entitlement) : null,
         now,
+        feature,
+        features,
       });
     } else {
-      const best = decideUserEntitlement(await deps.store.readByUser(lookup.user), now, deps.policy);
-      const entitlement = best?.entitlement ?? decideEntitlement(null, now, deps.policy);
+      const { projections, also } = await deps.store.readByUserAlong(lookup.user, deps.grantKeys.user(lookup.user));
+      const grants = parseGrants(also);
+      const features = decideUserFeatures(projections, now, deps.policy, grants);
+      const listed = features.find((f) => f.feature === feature);
+      const best = listed ? listed.best : decideUserEntitlement(projections, now, deps.policy, feature, grants);
+      const entitlement = listed ? listed.entitlement : (best?.entitlement ?? decideEntitlement(null, now, deps.policy, feature, grants));
       const customer = best?.projection.customer ?? null;
       body = toEntitlementBody({
         customer,
@@ -92,6 +120,8 @@ export function createEntitlementsHandler(deps: EntitlementsRouteDeps): Entitlem
         entitlement,
         updateCardUrl: withLinks && customer && best ? linkFor(customer, entitlement) : null,
         now,
+        feature,
+        features,
       });
     }
     deps.onAnswer?.(principal.name, body.status);

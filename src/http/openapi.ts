@@ -25,12 +25,19 @@ const isoInstant = { type: 'string', format: 'date-time' };
 const adminSecurity = [{ adminToken: [] }];
 const customerIdSchema = { type: 'string', pattern: CUSTOMER_ID_PATTERN, maxLength: STRIPE_ID_MAX_LENGTH };
 
-const ENTITLEMENT_STATUSES = ['active', 'trialing', 'grace_period', 'card_expired', 'payment_failed', 'paused', 'incomplete', 'canceled', 'none'];
+const ENTITLEMENT_STATUSES = ['active', 'trialing', 'grace_period', 'granted', 'card_expired', 'payment_failed', 'paused', 'incomplete', 'canceled', 'none'];
 const ENTITLEMENT_REASONS = [
   'subscribed', 'trial', 'card_expired_grace', 'card_expired', 'payment_failed_grace', 'payment_failed',
-  'canceled', 'incomplete', 'paused', 'no_subscription', 'customer_deleted', 'unknown_customer',
+  'canceled', 'incomplete', 'paused', 'manual_grant', 'not_in_plan', 'no_subscription', 'customer_deleted', 'unknown_customer',
 ];
 const SUBSCRIPTION_STATUSES = ['incomplete', 'incomplete_expired', 'trialing', 'active', 'past_due', 'canceled', 'unpaid', 'paused'];
+const FEATURE_KEY_PATTERN = '^[a-z0-9][a-z0-9_.-]{0,63}$';
+const subscriptionRef = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['id', 'status', 'current_period_end'],
+  properties: { id: { type: 'string' }, status: { enum: SUBSCRIPTION_STATUSES }, current_period_end: nullable(isoInstant) },
+};
 
 const schemas = {
   Error: {
@@ -58,10 +65,23 @@ const schemas = {
       expired: { type: 'boolean' },
     },
   },
+  FeatureAnswer: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['feature', 'entitled', 'status', 'reason', 'grace_until', 'subscription'],
+    properties: {
+      feature: { type: 'string', pattern: FEATURE_KEY_PATTERN },
+      entitled: { type: 'boolean' },
+      status: { enum: ENTITLEMENT_STATUSES },
+      reason: { enum: ENTITLEMENT_REASONS },
+      grace_until: nullable(isoInstant),
+      subscription: nullable(subscriptionRef),
+    },
+  },
   Entitlement: {
     type: 'object',
     additionalProperties: false,
-    required: ['customer', 'user', 'entitled', 'status', 'reason', 'message', 'grace_until', 'subscription', 'card', 'update_card_url', 'checked_at'],
+    required: ['customer', 'user', 'entitled', 'status', 'reason', 'message', 'grace_until', 'subscription', 'card', 'update_card_url', 'checked_at', 'feature', 'features'],
     properties: {
       customer: nullable({ type: 'string' }),
       user: nullable({ type: 'string' }),
@@ -70,12 +90,7 @@ const schemas = {
       reason: { enum: ENTITLEMENT_REASONS },
       message: { type: 'string' },
       grace_until: nullable(isoInstant),
-      subscription: nullable({
-        type: 'object',
-        additionalProperties: false,
-        required: ['id', 'status', 'current_period_end'],
-        properties: { id: { type: 'string' }, status: { enum: SUBSCRIPTION_STATUSES }, current_period_end: nullable(isoInstant) },
-      }),
+      subscription: nullable(subscriptionRef),
       card: nullable({
         type: 'object',
         additionalProperties: false,
@@ -90,6 +105,24 @@ const schemas = {
       }),
       update_card_url: nullable({ type: 'string', format: 'uri' }),
       checked_at: isoInstant,
+      feature: { type: 'string', pattern: FEATURE_KEY_PATTERN, description: 'The feature the top-level answer is for: `feature=`, else DEFAULT_FEATURE.' },
+      features: { type: 'array', items: ref('FeatureAnswer'), description: 'Every feature the reader has or had (granted by a subscription in any state, or by a live grant), sorted.' },
+    },
+  },
+  Grant: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['id', 'customer', 'user', 'feature', 'until', 'reason', 'created_by', 'created_at', 'active'],
+    properties: {
+      id: { type: 'string', pattern: '^gr_[A-Za-z0-9]{24}$' },
+      customer: nullable({ type: 'string' }),
+      user: nullable({ type: 'string' }),
+      feature: { type: 'string', pattern: FEATURE_KEY_PATTERN },
+      until: isoInstant,
+      reason: { type: 'string' },
+      created_by: { type: 'string' },
+      created_at: isoInstant,
+      active: { type: 'boolean', description: 'until is still ahead.' },
     },
   },
   AdminJob: {
@@ -217,10 +250,11 @@ export function buildOpenApiDocument(): Record<string, unknown> {
           parameters: [
             { name: 'customer', in: 'query', schema: customerIdSchema, description: 'A Stripe customer id. Exactly one of customer or user.' },
             { name: 'user', in: 'query', schema: { type: 'string', maxLength: 256 }, description: 'The publisher user id in customer metadata.' },
+            { name: 'feature', in: 'query', schema: { type: 'string', pattern: FEATURE_KEY_PATTERN }, description: 'The feature to answer for (default DEFAULT_FEATURE). One the reader does not have is `entitled: false, status: "none", reason: "not_in_plan"`.' },
           ],
           responses: {
             '200': json(ref('Entitlement'), 'The answer; an unknown customer or user is `entitled: false, status: "none"`. `update_card_url` is null unless the token has the `links` scope.'),
-            '400': error('Not exactly one valid customer or user.'),
+            '400': error('Not exactly one valid customer or user (`invalid_customer`, `invalid_user`, `invalid_query`), or a malformed feature (`invalid_feature`).'),
             '401': error('Missing or wrong bearer token.'),
             '403': error('The token has neither the `check` nor the `links` scope (code `insufficient_scope`).'),
             '503': error('Redis is unavailable.'),
@@ -390,6 +424,67 @@ export function buildOpenApiDocument(): Record<string, unknown> {
             '400': errorOrPage('Not a customer id (`invalid_customer`), or not valid percent-encoding (`invalid_path`).'),
             '401': errorOrPage('Missing or wrong admin token (JSON), or no session (the login page).'),
             '404': errorOrPage('No projection for this customer (or admin disabled).'),
+          },
+        },
+      },
+      '/admin/grants': {
+        post: {
+          summary: 'Give a reader access to one feature until an instant, with who and why (answers `status: "granted"`, `reason: "manual_grant"` while no subscription answers better).',
+          security: adminSecurity,
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  required: ['feature', 'until', 'reason'],
+                  properties: {
+                    customer: customerIdSchema,
+                    user: { type: 'string', maxLength: 256 },
+                    feature: { type: 'string', pattern: FEATURE_KEY_PATTERN },
+                    until: { ...isoInstant, description: 'Future, at most 366 days away.' },
+                    reason: { type: 'string', maxLength: 500 },
+                    by: { type: 'string', maxLength: 100, description: 'Who grants (default "admin").' },
+                  },
+                  description: 'Exactly one of customer or user.',
+                },
+              },
+            },
+          },
+          responses: {
+            '201': json(ref('Grant'), 'The grant.'),
+            '400': error('Not exactly one valid customer or user, a malformed or unknown feature (`invalid_feature`, `unknown_feature`), an until that is not a future instant (`invalid_until`), no reason, or a body that is not JSON.'),
+            '401': error('Missing or wrong admin token.'),
+            '404': error('Admin disabled.'),
+            '413': error('Body larger than 4 KB.'),
+            '415': error('A Content-Encoding or charset the parser does not read.'),
+          },
+        },
+        get: {
+          summary: "A reader's grants, live and ended.",
+          security: adminSecurity,
+          parameters: [
+            { name: 'customer', in: 'query', schema: customerIdSchema },
+            { name: 'user', in: 'query', schema: { type: 'string', maxLength: 256 } },
+          ],
+          responses: {
+            '200': json({ type: 'object', additionalProperties: false, required: ['grants'], properties: { grants: { type: 'array', items: ref('Grant') } } }, 'Oldest first.'),
+            '400': error('Not exactly one valid customer or user.'),
+            '401': error('Missing or wrong admin token.'),
+            '404': error('Admin disabled.'),
+          },
+        },
+      },
+      '/admin/grants/{id}': {
+        delete: {
+          summary: 'Revoke a grant (the change is published on the change feed).',
+          security: adminSecurity,
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^gr_[A-Za-z0-9]{24}$' } }],
+          responses: {
+            '204': { description: 'Revoked.' },
+            '400': error('Not a grant id (`invalid_grant`).'),
+            '401': error('Missing or wrong admin token.'),
+            '404': error('No such grant (or admin disabled).'),
           },
         },
       },

@@ -9,7 +9,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Logger } from '../logger.js';
 import type { Clock, CustomerProjection } from '../domain/projection.js';
 import { currentCard } from '../domain/expiry-plan.js';
-import { noticeKey, renderNotice, type NoticeRequest } from '../domain/notice.js';
+import { noticeKey, productsAtRisk, renderNotice, type NoticeRequest } from '../domain/notice.js';
 import type { SubscriberStore } from '../store/subscriber-store.js';
 import type { NoticeLedger, NoticeRecord } from '../store/notice-ledger.js';
 import { NOTICE_KIND_HEADER, classifyMailError, describeMailError, type Mailer } from '../adapters/mailer.js';
@@ -79,7 +79,8 @@ export function createNoticeSender(deps: NoticeSenderDeps): NoticeSender {
 
       let mail;
       try {
-        const recipient = recipientOf(await deps.store.read(request.customerId), request);
+        const projection = await deps.store.read(request.customerId);
+        const recipient = recipientOf(projection, request);
         if ('skip' in recipient) {
           const reason = recipient.skip;
           await finish(key, owner, request.kind, { state: 'skipped', at: deps.clock.now(), detail: reason }, `skipped_${reason}`);
@@ -91,6 +92,7 @@ export function createNoticeSender(deps: NoticeSenderDeps): NoticeSender {
           supportEmail: deps.supportEmail,
           updateCardUrl: deps.links?.urlFor(request.customerId) ?? null,
           now: deps.clock.now(),
+          products: productsAtRisk(projection, request.card.id),
         });
         mail = {
           to: recipient.to,

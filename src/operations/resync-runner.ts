@@ -15,7 +15,8 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logger.js';
 import type { Clock, CustomerProjection } from '../domain/projection.js';
 import type { StripeCustomerLike, StripeSubscriptionLike } from '../domain/stripe-shapes.js';
-import { projectCustomer } from '../domain/stripe-projection.js';
+import { projectCustomer, soldProducts } from '../domain/stripe-projection.js';
+import type { ProductCatalog } from '../sync/product-catalog.js';
 import { digestSubscription, subscriptionCustomerId } from '../domain/subscription-digest.js';
 import type { SubscriberStore } from '../store/subscriber-store.js';
 import type { ResyncCheckpoint, ResyncStore } from '../store/resync-store.js';
@@ -44,6 +45,11 @@ export interface ResyncDeps {
   concurrency?: number;
   retry?: ResyncRetry;
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * The product catalog, when features or product names are configured: a new run clears it, so each
+   * product is read from Stripe once during the run (not once per customer).
+   */
+  catalog?: Pick<ProductCatalog, 'productsFor' | 'expireAll'> | null;
 }
 
 export interface ResyncOptions {
@@ -224,7 +230,8 @@ export function createResyncRunner(deps: ResyncDeps): RunResync {
       const results = await mapLimit(page, concurrency, async (customer) => {
         const previous: CustomerProjection | null = previousOf.get(customer.id) ?? null;
         const subscriptions = (staged.get(customer.id) ?? []).map((json) => JSON.parse(json) as StripeSubscriptionLike);
-        const next = projectCustomer({ customer, subscriptions, readAt: cp.read_at, userIdMetadataKey: deps.userIdMetadataKey, previous });
+        const products = deps.catalog ? await deps.catalog.productsFor(soldProducts(subscriptions)) : undefined;
+        const next = projectCustomer({ customer, subscriptions, readAt: cp.read_at, userIdMetadataKey: deps.userIdMetadataKey, previous, ...(products ? { products } : {}) });
         return deps.writeSnapshot(next, previous);
       });
       cp.customers += page.length;
@@ -257,6 +264,7 @@ export function createResyncRunner(deps: ResyncDeps): RunResync {
       rate_limited: 0,
     };
     await deps.checkpoints.save(checkpoint);
+    await deps.catalog?.expireAll();
     return { checkpoint, resumed: false };
   }
 }

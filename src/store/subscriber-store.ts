@@ -36,6 +36,13 @@ export interface SubscriberStore {
   readMany(customerIds: readonly string[]): Promise<SubscriberState[]>;
   /** Every customer whose metadata names this user (usually one), in one round trip. */
   readByUser(userId: string): Promise<CustomerProjection[]>;
+  /**
+   * read() and one more hash of another family (its key from its owner's helper, e.g. the reader's
+   * grants), in one round trip: the entitlement route's whole read.
+   */
+  readAlong(customerId: string, alsoKey: string): Promise<{ projection: CustomerProjection | null; also: Record<string, string> }>;
+  /** readByUser() and one more hash, in one round trip. */
+  readByUserAlong(userId: string, alsoKey: string): Promise<{ projections: CustomerProjection[]; also: Record<string, string> }>;
   write(projection: CustomerProjection): Promise<WriteResult>;
   /** Many writes in one pipeline (the resync, benches): each is the same guarded script as write(). */
   writeMany(projections: readonly CustomerProjection[]): Promise<WriteResult[]>;
@@ -116,6 +123,18 @@ export function createSubscriberStore(deps: { redis: Redis; prefix: string }): S
     async readByUser(userId) {
       const hashes = await redis.subgateReadByUser(keys.userIndex, userId, keys.customerPrefix);
       return hashes.map((flat) => parseHash(pairsToRecord(flat))?.projection).filter((p): p is CustomerProjection => !!p);
+    },
+    // Two commands sent together, not a MULTI or a pipeline object: on the API's auto-pipelining
+    // connection they join the same write as every other request's commands (an explicit pipeline
+    // would be a write of its own per request), and either way they cost one round trip.
+    async readAlong(customerId, alsoKey) {
+      const [customer, also] = await Promise.all([redis.hgetall(hashKey(customerId)), redis.hgetall(alsoKey)]);
+      return { projection: parseHash(customer)?.projection ?? null, also };
+    },
+    async readByUserAlong(userId, alsoKey) {
+      const [hashes, also] = await Promise.all([redis.subgateReadByUser(keys.userIndex, userId, keys.customerPrefix), redis.hgetall(alsoKey)]);
+      const projections = hashes.map((flat) => parseHash(pairsToRecord(flat))?.projection).filter((p): p is CustomerProjection => !!p);
+      return { projections, also };
     },
     async write(projection) {
       const version = await redis.subgateWriteSubscriber(...writeArgs(projection));

@@ -10,6 +10,13 @@ import { projectCustomer, projectMissingCustomer } from '../domain/stripe-projec
 import type { SubscriberStore } from '../store/subscriber-store.js';
 import type { WriteSnapshot } from './snapshot-writer.js';
 import { isStripeMissing, type StripeGateway } from '../adapters/stripe-gateway.js';
+import { soldProducts } from '../domain/stripe-projection.js';
+import type { StripeSubscriptionLike } from '../domain/stripe-shapes.js';
+import type { ProductCatalog } from './product-catalog.js';
+
+/** Stripe says the customer's features changed: the products they hold are read again if older than this. */
+export const FEATURES_CHANGED_MAX_AGE_MS = 60_000;
+export const FEATURES_CHANGED_REASON = 'entitlements.active_entitlement_summary.updated';
 
 export type SyncOutcome = 'written' | 'stale' | 'missing';
 
@@ -21,14 +28,17 @@ export interface CustomerSyncDeps {
   logger: Logger;
   /** The guarded write and, when it wins, the after-write hook. */
   writeSnapshot: WriteSnapshot;
+  /** The product catalog (names, Stripe features); null/absent when neither is configured. */
+  catalog?: Pick<ProductCatalog, 'productsFor'> | null;
 }
 
-export type SyncCustomer = (customerId: string) => Promise<SyncOutcome>;
+/** `reason` is what asked (an event type, 'resync', …). */
+export type SyncCustomer = (customerId: string, options?: { reason?: string }) => Promise<SyncOutcome>;
 
 export function createCustomerSync(deps: CustomerSyncDeps): SyncCustomer {
   const log = deps.logger.child({ component: 'customer-sync' });
 
-  return async function syncCustomer(customerId) {
+  return async function syncCustomer(customerId, options = {}) {
     // The read instant is taken before the first request: anything Stripe changes after it will
     // arrive as another event and another, later, read.
     const readAt = deps.clock.now();
@@ -45,15 +55,22 @@ export function createCustomerSync(deps: CustomerSyncDeps): SyncCustomer {
     }
     const subscriptions = isDeletedCustomer(customer) ? [] : await deps.stripe.listSubscriptions(customerId);
     const previous = await deps.store.read(customerId);
+    const products = deps.catalog ? await catalogFor(deps.catalog, subscriptions, options.reason) : undefined;
     const projection = projectCustomer({
       customer,
       subscriptions,
       readAt,
       userIdMetadataKey: deps.userIdMetadataKey,
       previous,
+      ...(products ? { products } : {}),
     });
     const result = await deps.writeSnapshot(projection, previous);
     log.debug({ customerId, result, subscriptions: projection.subscriptions.length }, 'customer synced');
     return result;
   };
+}
+
+/** The catalog entries of the products these subscriptions sell, from the cache (Stripe only when stale). */
+function catalogFor(catalog: Pick<ProductCatalog, 'productsFor'>, subscriptions: readonly StripeSubscriptionLike[], reason: string | undefined) {
+  return catalog.productsFor(soldProducts(subscriptions), reason === FEATURES_CHANGED_REASON ? { maxAgeMs: FEATURES_CHANGED_MAX_AGE_MS } : {});
 }

@@ -38,8 +38,9 @@ describe('entitlement feed', () => {
       assert.deepEqual(await feed.publishIfChanged({ customerId: 'cus_feed1', user: 'u1', version: 3, summary: expired, at }), { published: true, previous: active });
       const changes = (await feed.readChanges()).filter((c) => c.customer === 'cus_feed1');
       assert.deepEqual(changes, [
-        { customer: 'cus_feed1', user: 'u1', previous: null, next: active, version: 1, at: '2027-01-01T00:00:00.000Z' },
-        { customer: 'cus_feed1', user: 'u1', previous: active, next: expired, version: 3, at: '2027-01-01T00:00:00.000Z' },
+        // Without feature configuration every entry is about the one default feature.
+        { customer: 'cus_feed1', user: 'u1', feature: 'content', previous: null, next: active, version: 1, at: '2027-01-01T00:00:00.000Z' },
+        { customer: 'cus_feed1', user: 'u1', feature: 'content', previous: active, next: expired, version: 3, at: '2027-01-01T00:00:00.000Z' },
       ]);
       await waitFor(() => messages.length === 2, { message: 'two pub/sub messages' });
       assert.deepEqual(messages.map((m) => JSON.parse(m)), changes);
@@ -53,6 +54,25 @@ describe('entitlement feed', () => {
     assert.deepEqual(await feed.publishIfChanged({ customerId: 'cus_feed2', user: null, version: 4, summary: active, at: 0 }), { published: false });
     // The same version may still change with time alone (a grace period ending).
     assert.equal((await feed.publishIfChanged({ customerId: 'cus_feed2', user: null, version: 5, summary: active, at: 0 })).published, true);
+  });
+
+  test('per feature: each feature\'s change is its own entry; a feature no longer held is published gone', async () => {
+    const news = { feature: 'news', summary: active };
+    const puzzles = { feature: 'puzzles', summary: active };
+    const published = await feed.publishFeatures({ customerId: 'cus_feat', user: 'uf', version: 1, summaries: [{ feature: 'content', summary: active }, news, puzzles], at: 0 });
+    assert.deepEqual(published.map((p) => [p.feature, p.previous]), [['content', null], ['news', null], ['puzzles', null]]);
+    // Only the News card expired: one entry, for news.
+    const second = await feed.publishFeatures({ customerId: 'cus_feat', user: 'uf', version: 2, summaries: [{ feature: 'content', summary: active }, { feature: 'news', summary: expired }, puzzles], at: 0 });
+    assert.deepEqual(second.map((p) => [p.feature, p.previous, p.next]), [['news', active, expired]]);
+    // Puzzles swapped away: it is published as not in the plan, once.
+    const gone = { entitled: false, status: 'none', reason: 'not_in_plan', card: null };
+    const third = await feed.publishFeatures({ customerId: 'cus_feat', user: 'uf', version: 3, summaries: [{ feature: 'content', summary: active }, { feature: 'news', summary: expired }], at: 0 });
+    assert.deepEqual(third.map((p) => [p.feature, p.next]), [['puzzles', gone]]);
+    assert.deepEqual(await feed.publishFeatures({ customerId: 'cus_feat', user: 'uf', version: 4, summaries: [{ feature: 'content', summary: active }], at: 0 }).then((r) => r.map((p) => p.feature)), ['news']);
+    const entries = (await feed.readChanges()).filter((c) => c.customer === 'cus_feat');
+    assert.deepEqual(entries.map((c) => [c.feature, c.next.status, c.version]), [
+      ['content', 'active', 1], ['news', 'active', 1], ['puzzles', 'active', 1], ['news', 'card_expired', 2], ['puzzles', 'none', 3], ['news', 'none', 4],
+    ]);
   });
 
   test('the stream stays bounded', async () => {

@@ -52,6 +52,7 @@ describe('GET /v1/entitlements', () => {
   test('an active subscriber is entitled, with the full body', async () => {
     const res = await get('?customer=cus_active');
     assert.equal(res.status, 200);
+    const subscription = { id: 'sub_cus_active_0', status: 'active', current_period_end: new Date(NOW + 20 * DAY).toISOString() };
     assert.deepEqual(res.body, {
       customer: 'cus_active',
       user: 'user-1',
@@ -64,6 +65,9 @@ describe('GET /v1/entitlements', () => {
       card: { brand: 'visa', last4: '4242', exp_month: 12, exp_year: 2030, expired: false },
       update_card_url: null,
       checked_at: new Date(NOW).toISOString(),
+      // With no feature configuration every subscription grants the one feature `content`.
+      feature: 'content',
+      features: [{ feature: 'content', entitled: true, status: 'active', reason: 'subscribed', grace_until: null, subscription }],
     });
     assert.equal(res.headers['cache-control'], 'private, no-store');
   });

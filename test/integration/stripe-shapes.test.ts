@@ -19,6 +19,7 @@ import {
   invoiceFixture,
   LEGACY_API_VERSION,
   legacyCardSourceFixture,
+  priceFixture,
   subscriptionFixture,
   type StripeJson,
 } from '../fixtures/stripe-objects.js';
@@ -27,6 +28,7 @@ import { cardErrorFixture, invoicePaymentFixture, paymentIntentFixture } from '.
 import { checkoutSessionFixture, setupIntentFixture } from '../fixtures/checkout.js';
 import { LEGACY_DELTA, renderLegacy } from '../fixtures/legacy-shapes.js';
 import { EVENT_ROUTES } from '../../src/domain/event-routing.js';
+import { activeEntitlementSummaryFixture, entitlementFeatureFixture, productFixture } from '../fixtures/products.js';
 
 const NOW = Date.UTC(2027, 2, 10, 12, 0, 0);
 const card = { brand: 'visa', last4: '0069', exp_month: 11, exp_year: 2029 };
@@ -154,6 +156,8 @@ describe('the Stripe double and every fixture match the SDK types at its pinned 
       setup_intent: setupIntentFixture({ customer: customer.id }),
       'checkout.session': checkoutSessionFixture({ customer: customer.id }),
       charge: failedChargeFixture({ customer: customer.id, paymentMethod: 'pm_1', failureCode: 'expired_card', reason: 'expired_card', card }),
+      product: productFixture({ name: 'News' }),
+      summary: activeEntitlementSummaryFixture(customer.id, [entitlementFeatureFixture({ lookup_key: 'news' })]),
     };
   }
   const objectFor = (type: string, objects: Record<string, StripeJson>): StripeJson => {
@@ -165,6 +169,8 @@ describe('the Stripe double and every fixture match the SDK types at its pinned 
     if (type.startsWith('setup_intent.')) return objects.setup_intent!;
     if (type.startsWith('checkout.session.')) return objects['checkout.session']!;
     if (type.startsWith('charge.')) return objects.charge!;
+    if (type.startsWith('product.')) return objects.product!;
+    if (type.startsWith('entitlements.active_entitlement_summary.')) return objects.summary!;
     throw new Error(`no fixture object for ${type}`);
   };
 
@@ -174,7 +180,9 @@ describe('the Stripe double and every fixture match the SDK types at its pinned 
     const legacySeen: Record<string, StripeJson[]> = {};
     for (const type of types) {
       const object = objectFor(type, objects);
-      const previous = type.endsWith('.updated') ? { previous_attributes: { metadata: {} } } : {};
+      // A summary has no metadata: what changed on it is its list of entitlements.
+      const changed = type.startsWith('entitlements.') ? { entitlements: object.entitlements } : { metadata: {} };
+      const previous = type.endsWith('.updated') ? { previous_attributes: changed } : {};
       const current = double.makeEvent(type, object, previous);
       assert.equal(current.api_version, CURRENT_API_VERSION);
       assertShaped(`${type} (${CURRENT_API_VERSION})`, current);
@@ -263,6 +271,14 @@ describe('the Stripe double and every fixture match the SDK types at its pinned 
     await stripe.paymentIntents.retrieve(declined.paymentIntent.id, { expand: ['latest_charge', 'customer'] });
     await stripe.charges.retrieve(declined.charge.id, { expand: ['payment_intent'] });
     await stripe.billingPortal.sessions.create({ customer: customer.id, return_url: 'https://publisher.test/account' });
+    const news = double.putProduct(productFixture({ name: 'News' }));
+    double.putPrice({ ...priceFixture({ id: 'price_shapes_news', product: news.id, lookup_key: 'news_monthly' }, NOW / 1000) });
+    double.attachFeature(news.id, double.putEntitlementFeature(entitlementFeatureFixture({ lookup_key: 'news' })));
+    await stripe.products.retrieve(news.id);
+    await stripe.products.list({ ids: [news.id] });
+    await stripe.products.listFeatures(news.id, { limit: 100 });
+    await stripe.prices.list({ lookup_keys: ['news_monthly'] });
+    await stripe.prices.retrieve('price_shapes_news');
     for (const type of double.portalFlowTypes) {
       const flow = type.startsWith('subscription_') ? { [type]: { subscription: sub.id, ...(type === 'subscription_update_confirm' ? { items: [{ id: 'si_1', price: 'price_1' }] } : {}) } } : {};
       await stripe.billingPortal.sessions.create({

@@ -73,6 +73,8 @@ export interface HarnessOptions {
   app?: Partial<Omit<AppDeps, 'billing'>>;
   /** Replay and connection limits of GET /v1/entitlements/events (the route's defaults otherwise). */
   events?: EntitlementEventsOptions;
+  /** More environment for the real config (features: ACCESS_FEATURES_SOURCE, ACCESS_FEATURES, ADMIN_TOKEN…). */
+  env?: Record<string, string>;
 }
 
 export interface Harness {
@@ -141,6 +143,7 @@ function harnessConfig(options: HarnessOptions, prefix: string, redisUrl: string
     // Without card expiry asked for, a new card is not pushed to Stripe: those tests count Stripe calls.
     NEW_CARD_RECOVERY: String(ce ? (ce.newCardRecovery ?? true) : false),
   };
+  Object.assign(env, options.env ?? {});
   if (ce) {
     env.LINK_SIGNING_SECRET = LINK_SECRET;
     env.PUBLIC_BASE_URL = ce.publicBaseUrl ?? PUBLIC_BASE_URL;

@@ -3,7 +3,7 @@
  * real `stripe` SDK talks to it over HTTP, so tests cover the SDK's request encoding, expansion, pagination
  * and error mapping rather than a hand-written mock of the client. It answers only what subgate reads and
  * writes (customers, payment methods, sources, subscriptions, invoices and their payments, payment intents,
- * charges, portal sessions, events) and, unlike Stripe, never changes objects on its own: tests drive time,
+ * charges, portal sessions, events, and the catalog: products, prices, product features) and, unlike Stripe, never changes objects on its own: tests drive time,
  * collection attempts and webhooks explicitly (put*, attemptInvoicePayment, makeEvent).
  *
  * It answers in the installed SDK's pinned API version only (Stripe.API_VERSION): a request for another
@@ -107,6 +107,14 @@ export interface StripeDouble {
   putCharge<T extends StripeJson>(obj: T): T;
   putPaymentIntent<T extends StripeJson>(obj: T): T;
   putInvoicePayment<T extends StripeJson>(obj: T): T;
+  /** The catalog: products, prices (with lookup_key), Entitlements features and their attachment to products. */
+  putProduct<T extends StripeJson>(obj: T): T;
+  putPrice<T extends StripeJson>(obj: T): T;
+  putEntitlementFeature<T extends StripeJson>(obj: T): T;
+  /** Attaches a feature to a product (a product_feature); returns the attachment. */
+  attachFeature(productId: string, feature: StripeJson): StripeJson;
+  /** Removes a product_feature by its id. */
+  detachFeature(productFeatureId: string): void;
   getCustomer(id: string): StripeJson | undefined;
   getPaymentMethod(id: string): StripeJson | undefined;
   getSource(id: string): StripeJson | undefined;
@@ -395,6 +403,11 @@ export async function startStripeDouble(opts: StripeDoubleOptions = {}): Promise
   const payments = createPaymentBook({ charges, unix });
   const { paymentIntents, invoicePayments } = payments;
   const events = new Map<string, StripeJson>();
+  const products = new Map<string, StripeJson>();
+  const prices = new Map<string, StripeJson>();
+  const entitlementFeatures = new Map<string, StripeJson>();
+  /** product_feature id -> { product id, feature id }: the feature is embedded as it is when served. */
+  const productFeatures = new Map<string, { product: string; feature: string; id: string }>();
   const portalSessions: PortalSessionRecord[] = [];
   const requests: RecordedRequest[] = [];
   const idempotency = new Map<string, IdempotentResult>();
@@ -763,6 +776,44 @@ export async function startStripeDouble(opts: StripeDoubleOptions = {}): Promise
     const next = { ...clone(s), status: 'canceled', canceled_at: t, ended_at: t, cancel_at: null, cancel_at_period_end: false };
     subscriptions.set(id!, next);
     return ok(expandAll(next, expand));
+  });
+
+  // The product catalog
+  route('GET', '/v1/products', ({ input, expand }) => {
+    const ids = input.ids === undefined ? null : toArray(input.ids);
+    const active = input.active === undefined ? undefined : input.active === 'true';
+    const all = [...products.values()].filter((p) => (ids === null || ids.includes(p.id)) && (active === undefined || p.active === active));
+    return ok(expandAll(paginate(all, input, '/v1/products', 'product'), expand));
+  });
+
+  route('GET', '/v1/products/:id', ({ params: [id], expand }) => {
+    const product = products.get(id!);
+    if (!product) throw missing('product', id!);
+    return ok(expandAll(product, expand));
+  });
+
+  route('GET', '/v1/products/:id/features', ({ params: [id], input }) => {
+    if (!products.has(id!)) throw missing('product', id!);
+    const all = [...productFeatures.values()]
+      .filter((pf) => pf.product === id)
+      .map((pf) => ({ id: pf.id, object: 'product_feature', entitlement_feature: clone(entitlementFeatures.get(pf.feature)!), livemode: false, created: 0 }));
+    const page = paginate(all, input, `/v1/products/${id}/features`, 'product_feature');
+    for (const item of page.data) delete item.created;
+    return ok(page);
+  });
+
+  route('GET', '/v1/prices', ({ input, expand }) => {
+    const lookupKeys = input.lookup_keys === undefined ? null : toArray(input.lookup_keys);
+    const all = [...prices.values()].filter(
+      (p) => (lookupKeys === null || lookupKeys.includes(p.lookup_key)) && (input.product === undefined || idOf(p.product) === input.product),
+    );
+    return ok(expandAll(paginate(all, input, '/v1/prices', 'price'), expand));
+  });
+
+  route('GET', '/v1/prices/:id', ({ params: [id], expand }) => {
+    const price = prices.get(id!);
+    if (!price) throw missing('price', id!);
+    return ok(expandAll(price, expand));
   });
 
   // Invoices
@@ -1236,6 +1287,19 @@ export async function startStripeDouble(opts: StripeDoubleOptions = {}): Promise
     putCharge: putter(charges, ['charge'], 'putCharge'),
     putPaymentIntent: putter(paymentIntents, ['payment_intent'], 'putPaymentIntent'),
     putInvoicePayment: putter(invoicePayments, ['invoice_payment'], 'putInvoicePayment'),
+    putProduct: putter(products, ['product'], 'putProduct'),
+    putPrice: putter(prices, ['price'], 'putPrice'),
+    putEntitlementFeature: putter(entitlementFeatures, ['entitlements.feature'], 'putEntitlementFeature'),
+    attachFeature(productId, feature) {
+      if (!products.has(productId)) throw new Error(`attachFeature: unknown product ${productId}`);
+      if (!entitlementFeatures.has(feature.id)) entitlementFeatures.set(feature.id, clone(feature));
+      const id = `prodft_${productId.slice(5)}_${feature.id.slice(5)}`;
+      productFeatures.set(id, { id, product: productId, feature: feature.id });
+      return { id, object: 'product_feature', entitlement_feature: clone(entitlementFeatures.get(feature.id)!), livemode: false };
+    },
+    detachFeature(productFeatureId) {
+      productFeatures.delete(productFeatureId);
+    },
     getCustomer(id) {
       if (deletedCustomers.has(id)) return deletedStub(id);
       return getter(customers)(id);
@@ -1270,7 +1334,7 @@ export async function startStripeDouble(opts: StripeDoubleOptions = {}): Promise
       deletedCustomers.delete(id);
     },
     forget(id) {
-      for (const store of [customers, paymentMethods, sources, subscriptions, invoices, charges, paymentIntents, invoicePayments, events]) store.delete(id);
+      for (const store of [customers, paymentMethods, sources, subscriptions, invoices, charges, paymentIntents, invoicePayments, events, products, prices, entitlementFeatures]) store.delete(id);
       deletedCustomers.delete(id);
     },
 
@@ -1314,7 +1378,8 @@ export async function startStripeDouble(opts: StripeDoubleOptions = {}): Promise
     },
 
     reset() {
-      for (const store of [customers, paymentMethods, sources, subscriptions, invoices, charges, events]) store.clear();
+      for (const store of [customers, paymentMethods, sources, subscriptions, invoices, charges, events, products, prices, entitlementFeatures]) store.clear();
+      productFeatures.clear();
       payments.clear();
       deletedCustomers.clear();
       portalSessions.length = 0;

@@ -126,3 +126,32 @@ describe('config', () => {
     assert.equal(loadConfig({ ...minimal, PORT: '' }).port, 3000);
   });
 });
+
+describe('config: features', () => {
+  test('by default every subscription grants `content`, and the policy is as before', () => {
+    const config = loadConfig(minimal);
+    assert.equal(config.policy.features, undefined);
+    assert.equal(config.productFeaturesTtlMs, 3_600_000);
+  });
+
+  test('config source: ACCESS_FEATURES is parsed; a malformed entry stops start-up naming it', () => {
+    const config = loadConfig({ ...minimal, ACCESS_FEATURES_SOURCE: 'config', DEFAULT_FEATURE: 'news', ACCESS_FEATURES: 'news_monthly=news,prod_Puz123=puzzles,bundle_annual=news+puzzles+cooking' });
+    assert.deepEqual(config.policy.features, {
+      source: 'config',
+      defaultFeature: 'news',
+      map: { news_monthly: ['news'], prod_Puz123: ['puzzles'], bundle_annual: ['news', 'puzzles', 'cooking'] },
+    });
+    const bad = failureOf({ ...minimal, ACCESS_FEATURES_SOURCE: 'config', ACCESS_FEATURES: 'news_monthly=news,puzzles_only' });
+    assert.equal(bad.variable, 'ACCESS_FEATURES');
+    assert.match(bad.message, /"puzzles_only"/);
+    assert.equal(failureOf({ ...minimal, ACCESS_FEATURES_SOURCE: 'config' }).variable, 'ACCESS_FEATURES');
+    assert.equal(failureOf({ ...minimal, ACCESS_FEATURES: 'a=b' }).variable, 'ACCESS_FEATURES');
+  });
+
+  test('a bad source, default feature or TTL is named', () => {
+    assert.equal(failureOf({ ...minimal, ACCESS_FEATURES_SOURCE: 'entitlements' }).variable, 'ACCESS_FEATURES_SOURCE');
+    assert.equal(failureOf({ ...minimal, DEFAULT_FEATURE: 'News' }).variable, 'DEFAULT_FEATURE');
+    assert.equal(failureOf({ ...minimal, PRODUCT_FEATURES_TTL_S: '5' }).variable, 'PRODUCT_FEATURES_TTL_S');
+    assert.equal(loadConfig({ ...minimal, ACCESS_FEATURES_SOURCE: 'stripe', PRODUCT_FEATURES_TTL_S: '600' }).productFeaturesTtlMs, 600_000);
+  });
+});

@@ -2,7 +2,8 @@ import { describe, test } from 'node:test';
 import { renderLegacy } from '../fixtures/legacy-shapes.js';
 import assert from 'node:assert/strict';
 import { DIGEST_STRING_MAX_LENGTH, digestEvent } from '../../src/domain/event-digest.js';
-import { EVENT_ROUTES, routeEvent } from '../../src/domain/event-routing.js';
+import { EVENT_ROUTES, PRODUCT_EVENT_TYPES, routeEvent } from '../../src/domain/event-routing.js';
+import { activeEntitlementSummaryFixture, entitlementFeatureFixture, productFixture } from '../fixtures/products.js';
 import { readExpirySignal } from '../../src/domain/expiry-signals.js';
 import type { StripeEventLike } from '../../src/domain/stripe-shapes.js';
 import {
@@ -52,6 +53,8 @@ function fixtureObjects(): Array<[string, StripeJson]> {
     ['billing portal session', billingPortalSessionFixture({ customer: CUSTOMER })],
     ['setup intent', { id: nextTestId('seti'), object: 'setup_intent', customer: CUSTOMER, payment_method: nextTestId('pm') }],
     ['checkout session', { id: nextTestId('cs'), object: 'checkout.session', customer: CUSTOMER, customer_details: { email: 'c@example.com', name: 'C' } }],
+    ['product', productFixture({ name: 'News' })],
+    ['active entitlement summary', activeEntitlementSummaryFixture(CUSTOMER, [entitlementFeatureFixture({ lookup_key: 'news' })])],
   ];
 }
 
@@ -61,13 +64,15 @@ describe('event digest', () => {
   test('routing and expiry signals decide the same on the digest as on the whole event, for every fixture and handled type', () => {
     const kinds = new Set<string>();
     let compared = 0;
-    for (const type of Object.keys(EVENT_ROUTES)) {
+    const routings = new Set<string>();
+    for (const type of [...Object.keys(EVENT_ROUTES), ...PRODUCT_EVENT_TYPES]) {
       for (const [name, object] of fixtureObjects()) {
         for (const opts of [{}, { api_version: LEGACY_API_VERSION, previous_attributes: { customer: CUSTOMER, email: 'old@example.com' } }]) {
           const event = asEvent(eventFixture(type, object, opts));
           const digest = digestEvent(event);
           const what = `${type} / ${name}`;
           assert.deepEqual(routeEvent(digest), routeEvent(event), what);
+          routings.add(routeEvent(event).kind);
           const signal = readExpirySignal(event);
           assert.deepEqual(readExpirySignal(digest), signal, what);
           if (signal) kinds.add(signal.kind);
@@ -75,6 +80,8 @@ describe('event digest', () => {
         }
       }
     }
+    // Every kind of routing (a product event names a product, not a customer) is compared.
+    assert.deepEqual([...routings].sort(), ['no_customer', 'product', 'sync']);
     // The table exercises every kind of signal, so "same" above compares real readings.
     assert.deepEqual([...kinds].sort(), ['expired_decline', 'invoice_paid', 'invoice_payment_failed', 'source_expiring']);
     assert.ok(compared > 1000, `compared ${compared}`);

@@ -87,3 +87,22 @@ describe('event routing', () => {
     assert.equal(EVENT_ROUTES['invoice.payment_failed'].urgency, 'access');
   });
 });
+
+describe('product and feature events', () => {
+  const event = (type: string, object: Record<string, unknown>) =>
+    ({ id: 'evt_1', object: 'event', type, created: 0, livemode: false, api_version: null, data: { object } }) as never;
+
+  test('product.updated / product.deleted name the product, not a customer', () => {
+    assert.deepEqual(routeEvent(event('product.updated', { id: 'prod_News1', object: 'product' })), { kind: 'product', productId: 'prod_News1', deleted: false });
+    assert.deepEqual(routeEvent(event('product.deleted', { id: 'prod_News1', object: 'product' })), { kind: 'product', productId: 'prod_News1', deleted: true });
+    assert.deepEqual(routeEvent(event('product.updated', { id: 'cus_1', object: 'product' })), { kind: 'no_customer' });
+  });
+
+  test('entitlements.active_entitlement_summary.updated refreshes its customer, urgently', () => {
+    assert.deepEqual(routeEvent(event('entitlements.active_entitlement_summary.updated', { object: 'entitlements.active_entitlement_summary', customer: 'cus_1' })), {
+      kind: 'sync',
+      customerId: 'cus_1',
+      urgency: 'access',
+    });
+  });
+});

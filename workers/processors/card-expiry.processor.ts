@@ -7,12 +7,14 @@ import { DelayedError, type Job } from 'bullmq';
 import type { Clock } from '../../src/domain/projection.js';
 import type { CardExpiryService, ExpiryJobResult } from '../../src/expiry/card-expiry-service.js';
 import type { ExpirySweep } from '../../src/expiry/expiry-sweep.js';
+import type { GrantChanges } from '../../src/flows/grant-changes.js';
 import {
   JOB,
   type CardExpiryJobData,
   type CardExpiryJobName,
   type CardJobData,
   type ExpirySignalJobData,
+  type GrantEndJobData,
   type PastDueGraceEndJobData,
 } from '../../src/queues.js';
 
@@ -24,6 +26,8 @@ export interface CardExpiryProcessorDeps {
   queueClock: Clock;
   service: CardExpiryService;
   sweep: ExpirySweep;
+  /** Grant ends; without it a grant-end job only finishes (nothing to publish). */
+  grants?: Pick<GrantChanges, 'runGrantEnd'> | null;
 }
 
 /** An early job waits at least this long before it runs again, so a frozen or skewed clock cannot make it spin. */
@@ -37,6 +41,7 @@ export function createCardExpiryProcessor(deps: CardExpiryProcessorDeps) {
     [JOB.expiryCheck]: (data) => deps.service.runExpiryCheck(data as CardJobData),
     [JOB.graceEnd]: (data) => deps.service.runGraceEnd(data as CardJobData),
     [JOB.pastDueGraceEnd]: (data) => deps.service.runGraceEnd(data as PastDueGraceEndJobData),
+    [JOB.grantEnd]: async (data) => (deps.grants ? deps.grants.runGrantEnd(data as GrantEndJobData) : { outcome: 'no_grants' }),
     [JOB.expirySignal]: (data) => deps.service.applySignal((data as ExpirySignalJobData).signal),
     [JOB.expirySweep]: async () => ({ outcome: 'swept', ...(await deps.sweep.sweep()) }),
   } satisfies Record<CardExpiryJobName, Handler>;

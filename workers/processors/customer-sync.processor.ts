@@ -34,9 +34,9 @@ const MAX_RETRY_AFTER_MS = 60_000;
 export function createCustomerSyncProcessor(deps: CustomerSyncProcessorDeps) {
   const random = deps.random ?? Math.random;
   return async function processCustomerSync(job: Job<SyncCustomerJobData>, token?: string): Promise<SyncCustomerResult> {
-    const { customerId } = job.data;
+    const { customerId, reason } = job.data;
     try {
-      const outcome = await deps.syncCustomer(customerId);
+      const outcome = await deps.syncCustomer(customerId, { reason });
       return { customerId, outcome };
     } catch (err) {
       if ((isStripeRateLimited(err) || isStripeBudgetExhausted(err)) && token !== undefined) {

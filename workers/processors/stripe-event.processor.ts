@@ -10,15 +10,19 @@ import { readExpirySignal } from '../../src/domain/expiry-signals.js';
 import { digestEvent, type EventDigest } from '../../src/domain/event-digest.js';
 import type { StripeEventLike } from '../../src/domain/stripe-shapes.js';
 import type { Producers, StripeEventJobData } from '../../src/queues.js';
+import type { ProductCatalog } from '../../src/sync/product-catalog.js';
 
 export interface StripeEventProcessorDeps {
   ledger: Pick<EventLedger, 'count'>;
   /** The refresh the event asks for, and a card signal (expired_card decline, expiring source, paid invoice). */
   producers: Pick<Producers, 'refresh' | 'expirySignal'>;
+  /** Where product events go; null when neither features nor product names are configured. */
+  catalog?: Pick<ProductCatalog, 'refreshProduct'> | null;
 }
 
 export type StripeEventResult =
   | { outcome: 'sync_requested'; customerId: string }
+  | { outcome: 'product_refreshed'; productId: string }
   | { outcome: 'ignored' | 'no_customer' };
 
 /**
@@ -39,6 +43,15 @@ export function createStripeEventProcessor(deps: StripeEventProcessorDeps) {
   return async function processStripeEvent(job: Job<StripeEventJobData>): Promise<StripeEventResult> {
     const event = digestOf(job.data);
     const routing = routeEvent(event);
+    if (routing.kind === 'product') {
+      if (!deps.catalog) {
+        await deps.ledger.count(event.type, 'ignored');
+        return { outcome: 'ignored' };
+      }
+      await deps.catalog.refreshProduct(routing.productId, routing.deleted);
+      await deps.ledger.count(event.type, 'applied');
+      return { outcome: 'product_refreshed', productId: routing.productId };
+    }
     if (routing.kind !== 'sync') {
       await deps.ledger.count(event.type, routing.kind);
       return { outcome: routing.kind };

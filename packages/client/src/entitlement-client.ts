@@ -1,10 +1,11 @@
 /**
  * createEntitlementClient: how a content service asks subgate "may this reader see paid content?".
  *
- * - Cache: answers are kept in process (LRU, `maxEntries`) for `ttlMs`; a reader asked about a moment ago
- *   costs no network round trip.
+ * - Cache: answers are kept in process (LRU, `maxEntries`) for `ttlMs`, per reader and feature (`check(lookup,
+ *   { feature })`); a reader asked about a moment ago costs no network round trip.
  * - Live invalidation: the client follows GET /v1/entitlements/events and drops the cached answers a
- *   change touches (by customer, and by user); `reset` drops everything. So a reader whose card is fixed
+ *   change touches (by customer, and by user; for the change's feature and the feature-less answers);
+ *   `reset` drops everything. So a reader whose card is fixed
  *   is let in at once, by a cache whose TTL has not run out. While the stream is down the TTL alone bounds
  *   staleness; on reconnect the client resumes with Last-Event-ID and the missed changes are replayed.
  *   When it is too far behind for that, subgate says `reset`; and a resume that keeps ending before it goes
@@ -65,10 +66,16 @@ export interface EntitlementClientStats {
   size: number;
 }
 
+/** What one check asks beyond the reader. */
+export interface CheckOptions {
+  /** The feature to ask about (sent as `feature=`); absent: the server's DEFAULT_FEATURE. */
+  feature?: string;
+}
+
 export interface EntitlementClient {
-  check(lookup: Lookup): Promise<EntitlementCheck>;
-  /** Shorthand for check({ user }). */
-  checkUser(userId: string): Promise<EntitlementCheck>;
+  check(lookup: Lookup, options?: CheckOptions): Promise<EntitlementCheck>;
+  /** Shorthand for check({ user }, options). */
+  checkUser(userId: string, options?: CheckOptions): Promise<EntitlementCheck>;
   /** Resolves once the live subscription is live (immediately when live is off). */
   whenLive(): Promise<void>;
   readonly liveState: SubscriptionState | 'off';
@@ -88,9 +95,14 @@ interface InFlight {
   /** Set when a change touched this lookup while the request was out: answer the waiters, cache nothing. */
   superseded: boolean;
   lookup: Lookup;
+  feature: string | undefined;
 }
 
-const keyOf = (lookup: Lookup) => (lookup.user !== undefined ? `u:${lookup.user}` : `c:${lookup.customer}`);
+const baseOf = (lookup: Lookup) => (lookup.user !== undefined ? `u:${lookup.user}` : `c:${lookup.customer}`);
+// The feature is part of the key; a check without one is keyed '' (the server's default, whatever it is),
+// so the client needs no server configuration.
+const keyOf = (lookup: Lookup, feature: string | undefined) => `${baseOf(lookup)}|${feature ?? ''}`;
+const featureOfKey = (key: string) => key.slice(key.lastIndexOf('|') + 1);
 
 /** `ready`'s data says whether the stream resumed from the id the client sent. */
 function resumedStream(data: string): boolean {
@@ -130,12 +142,22 @@ export function createEntitlementClient(options: EntitlementClientOptions): Enti
     if (pending) pending.superseded = true;
   }
 
+  /**
+   * A change of one feature drops the answers about that feature and the feature-less ones (whose
+   * `features[]` lists it); a change that names no feature (an entry from before features) drops every
+   * answer about the reader.
+   */
   function invalidate(change: EntitlementChangeEvent): void {
-    drop(`c:${change.customer}`);
-    if (change.user !== null) drop(`u:${change.user}`);
+    const feature = typeof change.feature === 'string' ? change.feature : null;
+    const touches = (key: string) => feature === null || featureOfKey(key) === '' || featureOfKey(key) === feature;
+    for (const base of [`c:${change.customer}`, ...(change.user !== null ? [`u:${change.user}`] : [])]) {
+      drop(`${base}|`);
+      if (feature !== null) drop(`${base}|${feature}`);
+    }
     // A user's answer may come from this customer even when the change names no user (or another one).
-    for (const key of byCustomer.get(change.customer) ?? []) drop(key);
-    byCustomer.delete(change.customer);
+    const indexed = byCustomer.get(change.customer);
+    for (const key of [...(indexed ?? [])]) if (touches(key)) drop(key);
+    if (indexed?.size === 0) byCustomer.delete(change.customer);
     // An in-flight user lookup could be about to return this customer: do not cache what it brings.
     for (const pending of inFlight.values()) if (pending.lookup.user !== undefined) pending.superseded = true;
   }
@@ -168,8 +190,9 @@ export function createEntitlementClient(options: EntitlementClientOptions): Enti
     for (const pending of inFlight.values()) pending.superseded = true;
   }
 
-  async function fetchAnswer(lookup: Lookup): Promise<EntitlementBody> {
-    const query = lookup.user !== undefined ? `user=${encodeURIComponent(lookup.user)}` : `customer=${encodeURIComponent(lookup.customer)}`;
+  async function fetchAnswer(lookup: Lookup, feature: string | undefined): Promise<EntitlementBody> {
+    const who = lookup.user !== undefined ? `user=${encodeURIComponent(lookup.user)}` : `customer=${encodeURIComponent(lookup.customer)}`;
+    const query = feature === undefined ? who : `${who}&feature=${encodeURIComponent(feature)}`;
     const res = await doFetch(`${base}/v1/entitlements?${query}`, {
       headers: { Authorization: authorization, Accept: 'application/json' },
       signal: AbortSignal.timeout(timeoutMs),
@@ -208,7 +231,7 @@ export function createEntitlementClient(options: EntitlementClientOptions): Enti
   async function ask(key: string, lookup: Lookup, pending: InFlight): Promise<EntitlementCheck> {
     counters.requests++;
     try {
-      const answer = await fetchAnswer(lookup);
+      const answer = await fetchAnswer(lookup, pending.feature);
       if (cacheOn && !pending.superseded) remember(key, { answer, fetchedAt: Date.now() });
       return { ...answer, source: 'network' };
     } catch (err) {
@@ -222,8 +245,9 @@ export function createEntitlementClient(options: EntitlementClientOptions): Enti
     }
   }
 
-  function check(lookup: Lookup): Promise<EntitlementCheck> {
-    const key = keyOf(lookup);
+  function check(lookup: Lookup, options: CheckOptions = {}): Promise<EntitlementCheck> {
+    const feature = options.feature;
+    const key = keyOf(lookup, feature);
     if (cacheOn) {
       const entry = cache.get(key);
       if (entry) {
@@ -243,7 +267,7 @@ export function createEntitlementClient(options: EntitlementClientOptions): Enti
       counters.coalesced++;
       return existing.promise;
     }
-    const pending = { superseded: false, lookup } as InFlight;
+    const pending = { superseded: false, lookup, feature } as InFlight;
     pending.promise = ask(key, lookup, pending).finally(() => {
       if (inFlight.get(key) === pending) inFlight.delete(key);
     });
@@ -294,7 +318,7 @@ export function createEntitlementClient(options: EntitlementClientOptions): Enti
 
   return {
     check,
-    checkUser: (userId) => check({ user: userId }),
+    checkUser: (userId, options) => check({ user: userId }, options),
     whenLive() {
       if (!subscription || subscription.state === 'live') return Promise.resolve();
       return new Promise((resolve) => liveWaiters.push(resolve));

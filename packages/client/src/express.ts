@@ -27,12 +27,15 @@ export interface RequireEntitlementOptions {
   client: Pick<EntitlementClient, 'checkUser'>;
   /** The signed-in reader's user id (the one in Stripe customer metadata), or null/undefined when anonymous. */
   getUserId: (req: Request) => string | null | undefined | Promise<string | null | undefined>;
+  /** The feature this route sells (e.g. 'news'); absent: the server's DEFAULT_FEATURE. */
+  feature?: string;
 }
 
 export function requireEntitlement(options: RequireEntitlementOptions): RequestHandler {
   return async (req: Request, _res: Response, next: NextFunction) => {
     const userId = await options.getUserId(req);
-    req.entitlement = userId ? await options.client.checkUser(userId) : ANONYMOUS;
+    const feature = options.feature;
+    req.entitlement = userId ? await (feature === undefined ? options.client.checkUser(userId) : options.client.checkUser(userId, { feature })) : ANONYMOUS;
     next();
   };
 }

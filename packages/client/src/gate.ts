@@ -10,6 +10,8 @@ export interface GateOptions<Req> {
   client: Pick<EntitlementClient, 'checkUser'>;
   /** The signed-in reader's user id (the one in Stripe customer metadata), or null/undefined when anonymous. */
   getUserId: (request: Req) => string | null | undefined | Promise<string | null | undefined>;
+  /** The feature this gate sells (e.g. 'news'); absent: the server's DEFAULT_FEATURE. */
+  feature?: string;
 }
 
 export type Gate<Req> = (request: Req) => Promise<GateDecision>;
@@ -21,6 +23,7 @@ export type Gate<Req> = (request: Req) => Promise<GateDecision>;
 export function createGate<Req>(options: GateOptions<Req>): Gate<Req> {
   return async (request) => {
     const userId = await options.getUserId(request);
-    return userId ? options.client.checkUser(userId) : ANONYMOUS;
+    if (!userId) return ANONYMOUS;
+    return options.feature === undefined ? options.client.checkUser(userId) : options.client.checkUser(userId, { feature: options.feature });
   };
 }

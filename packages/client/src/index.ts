@@ -6,7 +6,7 @@
  *   app.get('/articles/:slug', requireEntitlement({ client: entitlements, getUserId }), render);
  */
 export { createEntitlementClient } from './entitlement-client.js';
-export type { EntitlementClient, EntitlementClientOptions, EntitlementClientStats } from './entitlement-client.js';
+export type { CheckOptions, EntitlementClient, EntitlementClientOptions, EntitlementClientStats } from './entitlement-client.js';
 export { ANONYMOUS } from './decision.js';
 export type { AnonymousEntitlement, GateDecision } from './decision.js';
 export { createSseParser } from './sse.js';
@@ -19,6 +19,7 @@ export type {
   EntitlementChangeEvent,
   EntitlementCheck,
   EntitlementStatus,
+  FeatureAnswer,
   Lookup,
   UnavailableAnswer,
 } from './types.js';

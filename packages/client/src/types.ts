@@ -8,6 +8,16 @@
 export type { EntitlementStatus, EntitlementSummary, EntitlementChange } from './wire-change.js';
 import type { EntitlementChange, EntitlementStatus } from './wire-change.js';
 
+/** One feature's answer in `features[]`. */
+export interface FeatureAnswer {
+  feature: string;
+  entitled: boolean;
+  status: EntitlementStatus;
+  reason: string;
+  grace_until: string | null;
+  subscription: { id: string; status: string; current_period_end: string | null } | null;
+}
+
 /** The body of GET /v1/entitlements, as documented in the README and /openapi.json. */
 export interface EntitlementBody {
   customer: string | null;
@@ -23,6 +33,12 @@ export interface EntitlementBody {
   /** A link for the reader to fix their card (a button on the paywall), or null. */
   update_card_url: string | null;
   checked_at: string;
+  // Both are always sent; optional here so answers from a server before features (or built by hand in a
+  // content service's tests) still type.
+  /** The feature the top-level answer is for (the server's DEFAULT_FEATURE when none was asked). */
+  feature?: string;
+  /** Every feature the reader has or had, each with its answer (may be empty). */
+  features?: FeatureAnswer[];
 }
 
 /**

@@ -7,6 +7,7 @@ export type EntitlementStatus =
   | 'active'
   | 'trialing'
   | 'grace_period'
+  | 'granted'
   | 'card_expired'
   | 'payment_failed'
   | 'canceled'
@@ -26,6 +27,8 @@ export interface EntitlementSummary {
 export interface EntitlementChange {
   customer: string;
   user: string | null;
+  /** Which feature's answer changed (the server's DEFAULT_FEATURE when it sells just one). */
+  feature: string;
   previous: EntitlementSummary | null;
   next: EntitlementSummary;
   /** The subscriber version the summary was computed from. */

@@ -21,6 +21,12 @@ export interface ServedTypes {
   event: Stripe.Event;
   setup_intent: Stripe.SetupIntent;
   'checkout.session': Stripe.Checkout.Session;
+  product: Stripe.Product | Stripe.DeletedProduct;
+  price: Stripe.Price;
+  product_feature: Stripe.ProductFeature;
+  'entitlements.feature': Stripe.Entitlements.Feature;
+  'entitlements.active_entitlement_summary': Stripe.Entitlements.ActiveEntitlementSummary;
+  'entitlements.active_entitlement': Stripe.Entitlements.ActiveEntitlement;
 }
 
 /** What POST /v1/billing_portal/sessions accepts as flow_data[type]. */
