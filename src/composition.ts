@@ -42,7 +42,7 @@ import { createCustomerTimeline, type CustomerTimeline } from './store/customer-
 import { createEmailIndex, type EmailIndex } from './store/email-index.js';
 import { createRecoveryFunnelStore, type RecoveryFunnelStore } from './store/recovery-funnel.js';
 import { createCustomerStory, type CustomerStory } from './flows/customer-story.js';
-import { attachJobStory, withStoryPortal, withStoryReturn, withStoryWatch } from './flows/story-hooks.js';
+import { attachJobStory, withStoryGrants, withStoryPortal, withStoryReturn, withStoryWatch } from './flows/story-hooks.js';
 import type { AdminRouteDeps } from './http/admin-route.js';
 import { createStripeClient, createStripeGateway, type StripeGateway } from './adapters/stripe-gateway.js';
 import { createStripeBilling, type StripeBilling } from './adapters/stripe-billing.js';
@@ -166,7 +166,7 @@ export function buildServices(config: Config, clients: SideClients, tuning: Tuni
   const noticeLedger = createNoticeLedger({ redis, prefix });
   // Spans when tracing is on (a boolean check each call when it is off).
   const defaultFeature = config.policy.features?.defaultFeature ?? 'content';
-  const feed = tracedMethods(createEntitlementFeed({ redis, prefix, maxLength: config.entitlementStreamMaxLength, defaultFeature }), 'entitlement feed', ['publishIfChanged'], 'producer');
+  const feed = tracedMethods(createEntitlementFeed({ redis, prefix, maxLength: config.entitlementStreamMaxLength, defaultFeature }), 'entitlement feed', ['publishIfChanged', 'publishFeatures'], 'producer');
   const grants = createGrantStore({ redis, prefix });
 
   // Every Stripe request of every process on this Redis spends one budget (STRIPE_API_RATE_LIMIT).
@@ -292,7 +292,9 @@ export function buildServices(config: Config, clients: SideClients, tuning: Tuni
     recoverEvents: createEventRecovery({ source: lists, acceptEvent, checkpoints: eventRecoveryStore, clock, logger }),
     resyncStore,
     eventRecoveryStore,
-    grantChanges: createGrantChanges({ grants, store, watch, producers, clock }),
+    grantChanges: withStoryGrants(createGrantChanges({ grants, store, watch, producers, clock }), story, async (grant) =>
+      grant.customer !== null ? [grant.customer] : (await store.readByUser(grant.user!)).map((p) => p.customer),
+    ),
     restoreAccess: withStoryReturn(
       createAccessRestorer({
         syncCustomer: syncWithoutRecovery,

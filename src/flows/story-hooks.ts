@@ -11,6 +11,8 @@ import type { RestoreAccess } from './restore-access.js';
 import type { NoticeOutcome } from '../notices/notice-sender.js';
 import { JOB, QUEUE, type CardJobData, type ExpirySignalJobData, type NoticeJobData, type StripeEventJobData, type SyncCustomerJobData, type SyncCustomerResult } from '../queues.js';
 import type { CustomerStory } from './customer-story.js';
+import type { GrantChanges } from './grant-changes.js';
+import type { AccessGrant } from '../domain/projection.js';
 
 export function withStoryWatch(watch: EntitlementWatch, story: CustomerStory): EntitlementWatch {
   return {
@@ -39,6 +41,36 @@ export function withStoryReturn(restoreAccess: RestoreAccess, story: CustomerSto
   return async (customerId) => {
     await story.returned(customerId);
     await restoreAccess(customerId);
+  };
+}
+
+/**
+ * Grants on the story of every customer they count for (a user's grant: each of the user's customers), so
+ * support reading a reader's page sees why a feature is open that no subscription pays for.
+ */
+export function withStoryGrants(
+  changes: GrantChanges,
+  story: CustomerStory,
+  customersOf: (grant: Pick<AccessGrant, 'customer' | 'user'>) => Promise<string[]>,
+): GrantChanges {
+  const tell = async (grant: Pick<AccessGrant, 'customer' | 'user'>, text: string, fields: Record<string, string | null>) => {
+    for (const customerId of await customersOf(grant)) await story.record(customerId, { kind: 'grant', text, fields });
+  };
+  return {
+    async create(grant) {
+      await changes.create(grant);
+      await tell(grant, `Grant of ${grant.feature} until ${iso(grant.until)}: ${grant.reason}`, { grant: grant.id, feature: grant.feature, by: grant.created_by });
+    },
+    async revoke(id) {
+      const revoked = await changes.revoke(id);
+      if (revoked) await tell(revoked, `Grant of ${revoked.feature} revoked`, { grant: revoked.id, feature: revoked.feature });
+      return revoked;
+    },
+    async runGrantEnd(data) {
+      const result = await changes.runGrantEnd(data);
+      if (result.outcome === 'grant_ended') await tell({ customer: data.customerId, user: data.user }, 'Grant ended', { grant: data.grantId });
+      return result;
+    },
   };
 }
 

@@ -75,6 +75,10 @@ describe('manual grants (/admin/grants)', () => {
     assert.equal((await o.h.entitlement({ user: 'granted-1', feature: 'news' })).body.reason, 'not_in_plan');
     assert.deepEqual(await changesOf(customer, 'news'), ['granted', 'none']);
     assert.equal((await del(res.body.id)).status, 404);
+    // Support reading the reader's story sees the grant, who made it and why, and its revocation.
+    const told = (await o.h.api.timeline.read(customer)).filter((e) => e.kind === 'grant').reverse();
+    assert.deepEqual(told.map((e) => e.text), [`Grant of news until ${iso(until)}: Delivery complaint #4411`, 'Grant of news revoked']);
+    assert.deepEqual([told[0]!.fields.grant, told[0]!.fields.by], [res.body.id, 'desk-ana']);
   });
 
   test('a grant\'s end is published at its instant by its delayed job, with nothing else happening', async () => {

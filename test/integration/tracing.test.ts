@@ -66,7 +66,7 @@ describe('traces', () => {
 
     const root = await waitFor(() => named('POST /webhooks/stripe').find((s) => s.attributes['stripe.event.id'] === event.id), { message: 'the request span' });
     const traceId = root!.spanContext().traceId;
-    await waitFor(() => named('entitlement feed publishIfChanged').some((s) => s.spanContext().traceId === traceId), { message: 'the publish span' });
+    await waitFor(() => named('entitlement feed publishFeatures').some((s) => s.spanContext().traceId === traceId), { message: 'the publish span' });
     const inTrace = spans().filter((s) => s.spanContext().traceId === traceId);
     const one = (name: string) => {
       const found = named(name, inTrace);
@@ -76,7 +76,7 @@ describe('traces', () => {
     const eventJob = one('stripe-events job');
     const syncJob = one('customer-sync job');
     const write = one('projection write');
-    const publish = one('entitlement feed publishIfChanged');
+    const publish = one('entitlement feed publishFeatures');
     assert.equal(parentOf(root!), undefined, 'the request starts the trace');
     assert.equal(parentOf(eventJob), root!.spanContext().spanId);
     assert.equal(parentOf(syncJob), eventJob.spanContext().spanId);
