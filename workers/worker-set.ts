@@ -6,7 +6,7 @@
  */
 import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Logger } from '../src/logger.js';
+import { createRepeatLimiter, type Logger } from '../src/logger.js';
 import type { Clock } from '../src/domain/projection.js';
 import type { EventLedger } from '../src/store/event-ledger.js';
 import type { SyncCustomer } from '../src/sync/customer-sync.js';
@@ -127,11 +127,14 @@ export function createOpsWorkers(deps: OpsWorkerDeps): OpsWorkers {
 /** Logs failures and worker errors of each; returns the idempotent close of them all. */
 function watched(workers: readonly object[], logger: Logger, component: string): () => Promise<void> {
   const log = logger.child({ component });
+  // A worker error repeats as fast as BullMQ retries (a Redis answering READONLY or LOADING to every
+  // command): one line per reason every 10 s, with the count left out.
+  const repeating = createRepeatLimiter(log);
   // Heterogeneous job types: the shared handling only touches name, id, attempts and close().
   const all = workers as unknown as Worker[];
   for (const worker of all) {
     worker.on('failed', (job, err) => log.warn({ queue: worker.name, jobId: job?.id, attempts: job?.attemptsMade, reason: err.message }, 'job failed'));
-    worker.on('error', (err) => log.error({ queue: worker.name, reason: err.message }, 'worker error'));
+    worker.on('error', (err) => repeating('error', { queue: worker.name, reason: err.message }, 'worker error'));
   }
   let closing: Promise<void> | null = null;
   return () => {
