@@ -20,6 +20,7 @@ import {
   OPS_QUEUE,
   QUEUE,
   RESYNC_STALL_DETECTION,
+  queueOptions,
   type CardExpiryJobData,
   type CardExpiryJobName,
   type NoticeJobData,
@@ -70,12 +71,12 @@ export interface WorkerSet {
 }
 
 export function createWorkerSet(deps: WorkerSetDeps): WorkerSet {
-  const common = { connection: deps.connection, prefix: deps.prefix, ...JOB_STALL_DETECTION };
+  const common = (queue: string) => ({ ...queueOptions(deps.connection, deps.prefix, queue), ...JOB_STALL_DETECTION });
   const { cardExpiry } = deps;
   const eventWorker = new Worker<StripeEventJobData, StripeEventResult>(
     QUEUE.stripeEvents,
     createStripeEventProcessor({ ledger: deps.ledger, producers: deps.producers }),
-    { ...common, concurrency: Math.max(deps.concurrency, 16) },
+    { ...common(QUEUE.stripeEvents), concurrency: Math.max(deps.concurrency, 16) },
   );
   const syncWorker = new Worker<SyncCustomerJobData, SyncCustomerResult>(
     QUEUE.customerSync,
@@ -83,15 +84,15 @@ export function createWorkerSet(deps: WorkerSetDeps): WorkerSet {
     // No BullMQ limiter: every Stripe request waits for the shared request budget (stripe-http-client.ts),
     // which counts requests, retries and pages included, in any window. A job limiter would only add its
     // fixed windows, and a whole-queue pause when one customer is refused.
-    { ...common, concurrency: deps.concurrency },
+    { ...common(QUEUE.customerSync), concurrency: deps.concurrency },
   );
   const expiryWorker = new Worker<CardExpiryJobData, unknown, CardExpiryJobName>(
     QUEUE.cardExpiry,
     createCardExpiryProcessor({ service: cardExpiry.service, sweep: cardExpiry.sweep, queueClock: deps.queueClock }),
-    { ...common, concurrency: deps.concurrency },
+    { ...common(QUEUE.cardExpiry), concurrency: deps.concurrency },
   );
   const noticeWorker = new Worker<NoticeJobData>(QUEUE.notices, createNoticeProcessor({ sender: cardExpiry.noticeSender }), {
-    ...common,
+    ...common(QUEUE.notices),
     concurrency: deps.concurrency,
     limiter: { max: cardExpiry.noticesPerSecond, duration: 1000 },
   });
@@ -110,16 +111,16 @@ export interface OpsWorkers {
 }
 
 export function createOpsWorkers(deps: OpsWorkerDeps): OpsWorkers {
-  const common = { connection: deps.connection, prefix: deps.prefix, concurrency: 1 };
+  const common = (queue: string) => ({ ...queueOptions(deps.connection, deps.prefix, queue), concurrency: 1 });
   const resyncWorker = new Worker<ResyncJobData, ResyncSummary>(
     OPS_QUEUE.resync,
     createResyncProcessor({ runResync: deps.runResync, queueClock: deps.queueClock }),
-    { ...common, ...RESYNC_STALL_DETECTION },
+    { ...common(OPS_QUEUE.resync), ...RESYNC_STALL_DETECTION },
   );
   const recoveryWorker = new Worker<RecoverEventsJobData, RecoveryResult>(
     OPS_QUEUE.eventRecovery,
     createEventRecoveryProcessor({ recoverEvents: deps.recoverEvents }),
-    { ...common, ...JOB_STALL_DETECTION },
+    { ...common(OPS_QUEUE.eventRecovery), ...JOB_STALL_DETECTION },
   );
   return { resyncWorker, recoveryWorker, close: watched([resyncWorker, recoveryWorker], deps.logger, 'ops-workers') };
 }

@@ -1,43 +1,89 @@
 /**
- * Owns the entitlement feed: `<prefix>:ent:<customer id>` (a hash: the last published summary and the
- * subscriber version it was computed from), the stream `<prefix>:entitlement-changes` (bounded with
- * MAXLEN ~), its entry counter `<prefix>:entitlement-changes:seq` and the pub/sub channel of the stream's
- * name. One Lua script compares, records and publishes, so a change is published exactly once however
- * many workers notice it, and a summary computed from an older subscriber version never overwrites a
- * newer one. Each entry carries `customer`, `change` (the JSON) and `seq` (its number in the stream's
- * history), so a reader can tell how many entries follow an id without reading them.
+ * Owns the entitlement feed (layout: key-layout.ts): per customer, under its shard tag,
+ * `<prefix>:{s<n>}:ent:<customer id>` (a hash: the last published summary, the subscriber version it was
+ * computed from, and publications recorded but not yet in the stream); under the one feed tag, the stream
+ * `<prefix>:{feed}:entitlement-changes` (bounded with MAXLEN ~), its entry counter `…:seq`, a marker per
+ * publication appended `…:published:<customer>:<n>`, and the pub/sub channel of the stream's name.
+ *
+ * A publication is two scripts on two slots. The first, on the customer's slot, compares and records: a
+ * summary computed from an older subscriber version never overwrites a newer one, and a change is recorded
+ * (numbered per customer, kept as pending) once however many workers notice it. The second, on the feed's
+ * slot, appends a pending publication to the stream unless its marker says it already is; then the first
+ * slot forgets it. A process that dies between the two leaves it pending: the next publication of that
+ * customer appends it first (its refresh job is retried, so there is one), in order, once. Each entry carries `customer`, `change` (the JSON) and `seq` (its
+ * number in the stream's history), so a reader can tell how many entries follow an id without reading them.
  */
 import type { Redis } from 'ioredis';
 import { STREAM_ENTRY_FIELDS, parseChange, parseStreamEntry, type EntitlementChange, type EntitlementSummary } from '../domain/entitlement-change.js';
+import { customerKey, orderedKey } from './key-layout.js';
 
 export type { EntitlementChange };
 
-/** The one place the feed's keys are spelled: the stream, its entry counter, the pub/sub channel. */
+/** How long a publication's marker is kept: far longer than a pending one waits for its append. */
+const MARKER_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+
+/** The one place the feed's keys are spelled: the stream, its entry counter, the pub/sub channel, the markers, the per-customer hash. */
 export function entitlementStreamKeys(prefix: string) {
-  const stream = `${prefix}:entitlement-changes`;
-  return { stream, seq: `${stream}:seq`, channel: stream };
+  const stream = orderedKey(prefix, 'entitlement-changes');
+  return {
+    stream,
+    seq: `${stream}:seq`,
+    channel: stream,
+    marker: (customerId: string, publication: number) => `${stream}:published:${customerId}:${publication}`,
+    lastPublished: (customerId: string) => customerKey(prefix, 'ent', customerId),
+  };
 }
 
-// KEYS[1] last-published hash, KEYS[2] stream, KEYS[3] entry counter. ARGV: version, summary JSON, customer, user, at (ISO),
-// stream max length, channel. The message is assembled here so it can carry the previous summary; its
-// shape is EntitlementChange (domain/entitlement-change.ts).
-// Returns the previous summary ('' for none) when published, or false when nothing changed / stale.
-const PUBLISH_SCRIPT = `
+// KEYS[1] last-published hash. ARGV: version, summary JSON, customer, user, at (ISO). The message is
+// assembled here so it can carry the previous summary; its shape is EntitlementChange
+// (domain/entitlement-change.ts). Pending publications are lines "<n> <message>" in the `pending` field.
+// Returns {previous summary ('' for none, false-y 0 when this call recorded nothing), pending lines...}.
+const RECORD_SCRIPT = `
+local pending = redis.call('HGET', KEYS[1], 'pending') or ''
+local out = {0}
 local stored = redis.call('HGET', KEYS[1], 'version')
-if stored and tonumber(stored) > tonumber(ARGV[1]) then return false end
-local previous = redis.call('HGET', KEYS[1], 'summary')
-redis.call('HSET', KEYS[1], 'version', ARGV[1], 'summary', ARGV[2])
-if previous == ARGV[2] then return false end
-local message = '{"customer":' .. cjson.encode(ARGV[3]) ..
-  ',"user":' .. (ARGV[4] == '' and 'null' or cjson.encode(ARGV[4])) ..
-  ',"previous":' .. (previous or 'null') ..
-  ',"next":' .. ARGV[2] ..
-  ',"version":' .. ARGV[1] ..
-  ',"at":' .. cjson.encode(ARGV[5]) .. '}'
-local seq = redis.call('INCR', KEYS[3])
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*', '${STREAM_ENTRY_FIELDS.customer}', ARGV[3], '${STREAM_ENTRY_FIELDS.change}', message, '${STREAM_ENTRY_FIELDS.seq}', seq)
-redis.call('PUBLISH', ARGV[7], message)
-return previous or ''
+if not (stored and tonumber(stored) > tonumber(ARGV[1])) then
+  local previous = redis.call('HGET', KEYS[1], 'summary')
+  redis.call('HSET', KEYS[1], 'version', ARGV[1], 'summary', ARGV[2])
+  if previous ~= ARGV[2] then
+    local message = '{"customer":' .. cjson.encode(ARGV[3]) ..
+      ',"user":' .. (ARGV[4] == '' and 'null' or cjson.encode(ARGV[4])) ..
+      ',"previous":' .. (previous or 'null') ..
+      ',"next":' .. ARGV[2] ..
+      ',"version":' .. ARGV[1] ..
+      ',"at":' .. cjson.encode(ARGV[5]) .. '}'
+    local n = redis.call('HINCRBY', KEYS[1], 'publications', 1)
+    local line = n .. ' ' .. message
+    pending = pending == '' and line or (pending .. '\\n' .. line)
+    redis.call('HSET', KEYS[1], 'pending', pending)
+    out[1] = previous or ''
+  end
+end
+for line in string.gmatch(pending, '[^\\n]+') do out[#out + 1] = line end
+return out
+`;
+
+// KEYS[1] stream, KEYS[2] entry counter, KEYS[3] this publication's marker. ARGV: customer, message,
+// stream max length, channel, marker ttl ms. Appends once: 1, or 0 when the marker says it already was.
+const APPEND_SCRIPT = `
+if not redis.call('SET', KEYS[3], '1', 'NX', 'PX', ARGV[5]) then return 0 end
+local seq = redis.call('INCR', KEYS[2])
+redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', '${STREAM_ENTRY_FIELDS.customer}', ARGV[1], '${STREAM_ENTRY_FIELDS.change}', ARGV[2], '${STREAM_ENTRY_FIELDS.seq}', seq)
+redis.call('PUBLISH', ARGV[4], ARGV[2])
+return 1
+`;
+
+// KEYS[1] last-published hash. ARGV: the highest publication number now in the stream. Forgets the
+// pending ones up to it (one recorded meanwhile stays).
+const FORGET_SCRIPT = `
+local upto = tonumber(ARGV[1])
+local kept = {}
+for line in string.gmatch(redis.call('HGET', KEYS[1], 'pending') or '', '[^\\n]+') do
+  local n = tonumber(string.match(line, '^(%d+) '))
+  if n > upto then kept[#kept + 1] = line end
+end
+if #kept == 0 then redis.call('HDEL', KEYS[1], 'pending') else redis.call('HSET', KEYS[1], 'pending', table.concat(kept, '\\n')) end
+return #kept
 `;
 
 export type PublishResult = { published: true; previous: EntitlementSummary | null } | { published: false };
@@ -58,37 +104,55 @@ export interface EntitlementFeed {
 }
 
 interface ScriptedRedis extends Redis {
-  subgatePublishEntitlement(hashKey: string, streamKey: string, seqKey: string, ...args: string[]): Promise<string | null>;
+  subgateRecordEntitlement(hashKey: string, ...args: string[]): Promise<[0 | string, ...string[]]>;
+  subgateAppendEntitlement(streamKey: string, seqKey: string, markerKey: string, ...args: string[]): Promise<number>;
+  subgateForgetEntitlement(hashKey: string, upto: string): Promise<number>;
 }
 
 export function createEntitlementFeed(deps: { redis: Redis; prefix: string; maxLength: number }): EntitlementFeed {
   const redis = deps.redis as ScriptedRedis;
-  if (typeof redis.subgatePublishEntitlement !== 'function') {
-    redis.defineCommand('subgatePublishEntitlement', { numberOfKeys: 3, lua: PUBLISH_SCRIPT });
+  if (typeof redis.subgateRecordEntitlement !== 'function') {
+    redis.defineCommand('subgateRecordEntitlement', { numberOfKeys: 1, lua: RECORD_SCRIPT });
+    redis.defineCommand('subgateAppendEntitlement', { numberOfKeys: 3, lua: APPEND_SCRIPT });
+    redis.defineCommand('subgateForgetEntitlement', { numberOfKeys: 1, lua: FORGET_SCRIPT });
   }
   const keys = entitlementStreamKeys(deps.prefix);
   const streamKey = keys.stream;
   const channel = keys.channel;
-  const hashKey = (customerId: string) => `${deps.prefix}:ent:${customerId}`;
 
   return {
     streamKey,
     channel,
     async publishIfChanged(input) {
-      const previous = await redis.subgatePublishEntitlement(
-        hashKey(input.customerId),
-        streamKey,
-        keys.seq,
+      const hashKey = keys.lastPublished(input.customerId);
+      const [recorded, ...pending] = await redis.subgateRecordEntitlement(
+        hashKey,
         String(input.version),
         JSON.stringify(input.summary),
         input.customerId,
         input.user ?? '',
         new Date(input.at).toISOString(),
-        String(deps.maxLength),
-        channel,
       );
-      if (previous === null) return { published: false };
-      return { published: true, previous: previous === '' ? null : (JSON.parse(previous) as EntitlementSummary) };
+      // Oldest first: what an earlier call recorded and could not append goes before this one's.
+      let upto = 0;
+      for (const line of pending) {
+        const space = line.indexOf(' ');
+        const publication = Number(line.slice(0, space));
+        await redis.subgateAppendEntitlement(
+          streamKey,
+          keys.seq,
+          keys.marker(input.customerId, publication),
+          input.customerId,
+          line.slice(space + 1),
+          String(deps.maxLength),
+          channel,
+          String(MARKER_TTL_MS),
+        );
+        upto = publication;
+      }
+      if (upto > 0) await redis.subgateForgetEntitlement(hashKey, String(upto));
+      if (recorded === 0) return { published: false };
+      return { published: true, previous: recorded === '' ? null : (JSON.parse(recorded) as EntitlementSummary) };
     },
     async readChanges(count = 1000) {
       const entries = await redis.xrevrange(streamKey, '+', '-', 'COUNT', count);
