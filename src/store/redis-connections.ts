@@ -8,8 +8,8 @@
  * Failover. A primary that was demoted (a managed Redis whose DNS name moved to the promoted node, or a
  * Sentinel failover) answers writes with READONLY, and a restarted one answers LOADING while it reads its
  * file. Either makes the connection reconnect (reconnectOnError): through Sentinel that asks for the new
- * primary; by DNS it resolves the name again. A worker's command is sent again once reconnected, so BullMQ
- * never sees the error; the API's is refused at once (503, Stripe retries). Reconnects after such a reply
+ * primary; by DNS it resolves the name again. The command is refused (the API answers 503 and Stripe
+ * retries; BullMQ retries its own). Reconnects after such a reply
  * back off (to 5 s) however often the server says it: a connection that reconnects, is ready, and hears
  * READONLY again must not spin, nor fill the logs.
  */
@@ -53,13 +53,15 @@ export function createReconnectPolicy(role: ConnectionRole, now: () => number = 
       const failoverWait = streak === 0 ? 0 : Math.min(200 * 2 ** (streak - 1), MAX_BACKOFF_MS);
       return Math.max(connectionBackoff(attempt), failoverWait);
     },
-    reconnectOnError(err: Error): boolean | 1 | 2 {
+    reconnectOnError(err: Error): boolean | 1 {
       if (!isFailoverReply(err)) return false;
       const at = now();
       streak = at - lastAt > 30_000 ? 1 : streak + 1;
       lastAt = at;
-      // 2: reconnect and send the command again; 1: reconnect and refuse it (the API answers 503).
-      return role === 'worker' ? 2 : 1;
+      // Reconnect, and refuse the command: the API answers 503, BullMQ and the feed reader retry on their
+      // own pace. (Sending it again by itself, ioredis's 2, can leave a worker's blocking command queued
+      // past its close.)
+      return 1;
     },
     /** Failover replies seen in the current streak (for tests and logs). */
     get streak() {
