@@ -13,6 +13,7 @@ import type { Config } from './config.js';
 import { createRepeatLimiter, type Logger } from './logger.js';
 import type { Clock } from './domain/projection.js';
 import { buildApp, type AppDeps, type SubgateApp } from './app.js';
+import { WEBHOOK_REDIS_DEADLINE_MS } from './http/webhook-route.js';
 import {
   createOpsQueues,
   createProducers,
@@ -27,6 +28,7 @@ import {
 import { createFailFastConnection, createWorkerConnection, waitForRedis, waitUntilReady } from './store/redis-connections.js';
 import { createSubscriberStore, type SubscriberStore } from './store/subscriber-store.js';
 import { createEventLedger, type EventLedger } from './store/event-ledger.js';
+import { createReplicaAck } from './store/replica-ack.js';
 import { createNoticeLedger, type NoticeLedger } from './store/notice-ledger.js';
 import { createEntitlementFeed, type EntitlementFeed } from './store/entitlement-feed.js';
 import { createEntitlementChangeReader, type EntitlementChangeReader } from './store/entitlement-change-reader.js';
@@ -162,7 +164,11 @@ export function buildServices(config: Config, clients: SideClients, tuning: Tuni
   const afterWrite = createAfterWrite({ scheduler, watch, recovery, producers });
   const writeSnapshot = createSnapshotWriter({ store, afterWrite });
   const syncCustomer = createCustomerSync({ stripe: gateway, store, clock, userIdMetadataKey: config.userIdMetadataKey, logger, writeSnapshot });
-  const acceptEvent = createEventAcceptor({ ledger, producers });
+  const acceptEvent = createEventAcceptor({
+    ledger,
+    producers,
+    ...(config.redis.ackReplicas > 0 ? { replicaAck: createReplicaAck({ redis, replicas: config.redis.ackReplicas, timeoutMs: config.redis.ackTimeoutMs }) } : {}),
+  });
 
   const lists = createStripeLists(stripe);
   const resyncStore = createResyncStore({ redis, prefix });
@@ -268,6 +274,7 @@ export function buildApi(
   return buildApp({
     store,
     acceptEvent: services.acceptEvent,
+    ...(config.redis.ackReplicas > 0 ? { webhookRedisDeadlineMs: WEBHOOK_REDIS_DEADLINE_MS + config.redis.ackTimeoutMs } : {}),
     clock,
     logger,
     ping: parts.ping,

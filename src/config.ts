@@ -102,7 +102,8 @@ const schema = z.object({
   REDIS_SENTINELS: z.string().transform(csv).pipe(z.array(hostPort).min(1, 'at least one host:port sentinel is required')).optional(),
   REDIS_SENTINEL_NAME: z.string().trim().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'must be the name the sentinels monitor (letters, digits, _ . -)').optional(),
   REDIS_ACK_REPLICAS: intFrom(0, 16).default(0),
-  REDIS_ACK_TIMEOUT_MS: intFrom(10, 60_000).default(1000),
+  // Below the API connection's 1.5 s command timeout, so the WAIT answers before the command is abandoned.
+  REDIS_ACK_TIMEOUT_MS: intFrom(10, 1000).default(500),
   REDIS_KEY_PREFIX: z
     .string()
     .trim()

@@ -28,6 +28,8 @@ export interface WebhookRouteDeps {
   webhookSecrets: readonly string[];
   /** The ledger claim and the enqueue (sync/accept-event.ts), shared with missed-event recovery. */
   acceptEvent: AcceptEvent;
+  /** The Redis work's deadline (default WEBHOOK_REDIS_DEADLINE_MS; more when replicas must acknowledge). */
+  redisDeadlineMs?: number;
   clock: Clock;
   logger: Logger;
   /** Counts each delivery by event type and outcome (metrics); optional. */
@@ -87,7 +89,7 @@ export function createWebhookRouter(deps: WebhookRouteDeps): Router {
 
     let outcome;
     try {
-      outcome = await withinDeadline(acceptEvent(event, receivedAt), WEBHOOK_REDIS_DEADLINE_MS);
+      outcome = await withinDeadline(acceptEvent(event, receivedAt), deps.redisDeadlineMs ?? WEBHOOK_REDIS_DEADLINE_MS);
     } catch (err) {
       record(event.type, 'unavailable');
       if (isStorageUnavailable(err)) throw new UnavailableError(undefined, { cause: err });

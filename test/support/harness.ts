@@ -73,6 +73,8 @@ export interface HarnessOptions {
   app?: Partial<Omit<AppDeps, 'billing'>>;
   /** Replay and connection limits of GET /v1/entitlements/events (the route's defaults otherwise). */
   events?: EntitlementEventsOptions;
+  /** More of the environment config.ts reads (REDIS_ACK_REPLICAS, …), on top of what the options above set. */
+  env?: Record<string, string>;
 }
 
 export interface Harness {
@@ -140,6 +142,7 @@ function harnessConfig(options: HarnessOptions, prefix: string, redisUrl: string
     CARD_EXPIRY_NOTICE_DAYS: (ce?.noticeDays ?? [30, 7]).join(','),
     // Without card expiry asked for, a new card is not pushed to Stripe: those tests count Stripe calls.
     NEW_CARD_RECOVERY: String(ce ? (ce.newCardRecovery ?? true) : false),
+    ...options.env,
   };
   if (ce) {
     env.LINK_SIGNING_SECRET = LINK_SECRET;
