@@ -225,7 +225,7 @@ export function createResyncRunner(deps: ResyncDeps): RunResync {
         const previous: CustomerProjection | null = previousOf.get(customer.id) ?? null;
         const subscriptions = (staged.get(customer.id) ?? []).map((json) => JSON.parse(json) as StripeSubscriptionLike);
         const next = projectCustomer({ customer, subscriptions, readAt: cp.read_at, userIdMetadataKey: deps.userIdMetadataKey, previous });
-        return deps.writeSnapshot(next, previous, cp.read_order ?? cp.read_at);
+        return deps.writeSnapshot(next, previous, cp.read_order ?? cp.read_at * 1000);
       });
       cp.customers += page.length;
       for (const result of results) cp[result] += 1;

@@ -64,11 +64,12 @@ if rest == '' then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HSET', 
 return 1
 `;
 
-// KEYS[1] any key of the customer's shard: the owner of that slot answers. Its clock (TIME, ms) orders the
-// reads of that customer, one timeline for every process whatever its host's clock says.
+// KEYS[1] any key of the customer's shard: the owner of that slot answers. Its clock (TIME, in µs: two
+// reads a millisecond apart still get an order) orders the reads of that customer, one timeline for every
+// process whatever its host's clock says. As a string: Lua would turn a reply of 16 digits into a float.
 export const READ_INSTANT_SCRIPT = `
 local t = redis.call('TIME')
-return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+return t[1] .. string.format('%06d', tonumber(t[2]))
 `;
 
 // KEYS[1] customer hash. ARGV: mark key, flagged_at ms, source.

@@ -45,11 +45,11 @@ export interface SubscriberStore {
   /** Every customer whose metadata names this user (usually one), in one round trip. */
   readByUser(userId: string): Promise<CustomerProjection[]>;
   /**
-   * The instant (ms, on the clock of the Redis node that holds the customer) a Stripe read of this customer
+   * The instant (µs, on the clock of the Redis node that holds the customer) a Stripe read of this customer
    * begins: the order the write guard keeps. One clock for every process, whatever their hosts' say.
    */
   readInstant(customerId: string): Promise<number>;
-  /** Guarded by `order` (a readInstant), else by the projection's read_at. */
+  /** Guarded by `order` (a readInstant, µs), else by the projection's read_at (ms, taken as µs). */
   write(projection: CustomerProjection, order?: number): Promise<WriteResult>;
   /** Many writes at once (the resync, benches): each is the same guarded write as write(). */
   writeMany(projections: readonly CustomerProjection[], order?: number): Promise<WriteResult[]>;
@@ -67,7 +67,7 @@ interface ScriptedRedis extends Redis {
   subgateWriteSubscriber(hashKey: string, indexKey: string, ...args: string[]): Promise<0 | [number, string]>;
   subgateUserAdd(userIndex: string, userId: string, customerId: string): Promise<number>;
   subgateUserRemove(userIndex: string, userId: string, customerId: string): Promise<number>;
-  subgateReadInstant(key: string): Promise<number>;
+  subgateReadInstant(key: string): Promise<string>;
   subgateRaiseFlag(hashKey: string, mark: string, at: string, source: string): Promise<RaiseFlagResult>;
   subgateHonour(hashKey: string, mark: string, at: string): Promise<HonourResult>;
 }
@@ -128,7 +128,7 @@ export function createSubscriberStore(deps: { redis: Redis; prefix: string }): S
     return hashes.map(parseHash).filter((state): state is SubscriberState => state !== null);
   }
 
-  async function write(projection: CustomerProjection, order = projection.read_at): Promise<WriteResult> {
+  async function write(projection: CustomerProjection, order = projection.read_at * 1000): Promise<WriteResult> {
     const user = projection.user ?? '';
     // Before the write: a reader of the user's list must never miss a customer already written for it.
     if (user !== '') await redis.subgateUserAdd(keys.userIndexFor(user), user, projection.customer);

@@ -10,7 +10,7 @@ import type { SubscriberStore, WriteResult } from '../store/subscriber-store.js'
 export type AfterWrite = (written: { next: CustomerProjection; previous: CustomerProjection | null }) => Promise<void>;
 
 /**
- * `order`: when the Stripe read behind `next` began, on the shared clock (SubscriberStore.readInstant);
+ * `order`: when the Stripe read behind `next` began, on the shared clock (SubscriberStore.readInstant, µs);
  * the guard keeps the latest. Without it the projection's read_at is the order.
  */
 export type WriteSnapshot = (next: CustomerProjection, previous: CustomerProjection | null, order?: number) => Promise<WriteResult>;

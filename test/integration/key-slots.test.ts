@@ -10,6 +10,8 @@ import { createHarness, type Harness } from '../support/harness.js';
 import { seedSubscriber } from '../support/card-scenarios.js';
 import { createTestResync } from '../support/resync.js';
 import { crossSlot, recordCommands, slotOf, type SentCommand } from '../support/key-slots.js';
+import { testClusterNodes } from '../support/redis.js';
+import { isCluster } from '../../src/store/redis-connections.js';
 
 describe('key slots of every command', () => {
   let h: Harness;
@@ -21,6 +23,7 @@ describe('key slots of every command', () => {
   });
 
   test('no command spans two slots; the scripts with several keys are among them', async () => {
+    assert.equal(isCluster(h.apiRedis), testClusterNodes() !== null, 'under test:cluster the harness runs on cluster clients');
     const recorders = [recordCommands(h.apiRedis), recordCommands(h.workerRedis)];
     const sent: SentCommand[] = [];
     try {
