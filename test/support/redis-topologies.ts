@@ -159,9 +159,9 @@ export async function startDisposableCluster(masters = 3): Promise<DisposableClu
 }
 
 export interface SentinelGroup {
-  /** The primary at start; after a failover the replica is primary. */
+  /** The primary at start; after a failover one of the replicas is primary. */
   primary: RedisProcess;
-  replica: RedisProcess;
+  replicas: RedisProcess[];
   sentinels: RedisProcess[];
   name: string;
   /** `127.0.0.1:port,…`: what REDIS_SENTINELS takes. */
@@ -172,22 +172,28 @@ export interface SentinelGroup {
 }
 
 /**
- * A primary (append-only, fsync every second, as docker-compose runs it) with one replica, and three
- * sentinels that agree (quorum 2) it is down after 1 s and fail over fast.
+ * A primary (append-only, fsync every second, as docker-compose runs it) with `replicaCount` replicas, and
+ * three sentinels that agree (quorum 2) it is down after 1 s and fail over fast. Two replicas by default:
+ * after the primary is lost one is promoted and the other follows it, so "n replicas hold it" can still be
+ * asked for.
  */
-export async function startSentinelGroup(name = 'subgate-primary'): Promise<SentinelGroup> {
+export async function startSentinelGroup(name = 'subgate-primary', replicaCount = 2): Promise<SentinelGroup> {
   const all: RedisProcess[] = [];
   try {
     const primary = await startProcess((port, dir) => [...common(port, dir), '--appendonly', 'yes']);
     all.push(primary);
-    const replica = await startProcess((port, dir) => [...common(port, dir), '--appendonly', 'yes', '--replicaof', '127.0.0.1', String(primary.port), '--replica-priority', '10']);
-    all.push(replica);
-    const replicaClient = new Redis(replica.port, '127.0.0.1', { maxRetriesPerRequest: 1 });
-    replicaClient.on('error', () => {});
-    try {
-      await waitFor(async () => /master_link_status:up/.test(await replicaClient.info('replication')), { timeoutMs: 20_000, message: 'replica in sync' });
-    } finally {
-      replicaClient.disconnect();
+    const replicas: RedisProcess[] = [];
+    for (let i = 0; i < replicaCount; i++) {
+      const replica = await startProcess((port, dir) => [...common(port, dir), '--appendonly', 'yes', '--replicaof', '127.0.0.1', String(primary.port)]);
+      replicas.push(replica);
+      all.push(replica);
+      const replicaClient = new Redis(replica.port, '127.0.0.1', { maxRetriesPerRequest: 1 });
+      replicaClient.on('error', () => {});
+      try {
+        await waitFor(async () => /master_link_status:up/.test(await replicaClient.info('replication')), { timeoutMs: 20_000, message: 'replica in sync' });
+      } finally {
+        replicaClient.disconnect();
+      }
     }
     const sentinels: RedisProcess[] = [];
     for (let i = 0; i < 3; i++) {
@@ -212,14 +218,14 @@ export async function startSentinelGroup(name = 'subgate-primary'): Promise<Sent
         const { stdout } = await run(cliBinary(), ['-p', String(sentinels[0]!.port), 'sentinel', 'master', name]);
         const fields = stdout.trim().split('\n');
         const value = (key: string) => fields[fields.indexOf(key) + 1];
-        return value('num-other-sentinels') === '2' && value('num-slaves') === '1';
+        return value('num-other-sentinels') === '2' && value('num-slaves') === String(replicaCount);
       },
       { timeoutMs: 30_000, intervalMs: 200, message: 'sentinels see each other and the replica' },
     );
     await sleep(100);
     return {
       primary,
-      replica,
+      replicas,
       sentinels,
       name,
       sentinelAddresses: sentinels.map((s) => `127.0.0.1:${s.port}`).join(','),
