@@ -43,15 +43,17 @@ function cpuMs(pid: number): number {
 }
 const cpuOf = (procs: readonly SubgateProcess[]) => procs.reduce((sum, p) => sum + cpuMs(p.pid), 0);
 
-/** Redis's own CPU (user + sys seconds, INFO cpu), summed over every master. */
-async function redisCpuMs(client: Redis): Promise<number> {
-  let total = 0;
+/** Redis's own CPU (user + sys, INFO cpu, ms) and commands processed (INFO stats), summed over every master. */
+async function redisUsage(client: Redis): Promise<{ cpuMs: number; commands: number }> {
+  let cpuMs = 0;
+  let commands = 0;
   for (const node of mastersOf(client)) {
-    const info = await node.info('cpu');
+    const info = await node.info();
     const value = (key: string) => Number(new RegExp(`^${key}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
-    total += (value('used_cpu_user') + value('used_cpu_sys')) * 1000;
+    cpuMs += (value('used_cpu_user') + value('used_cpu_sys')) * 1000;
+    commands += value('total_commands_processed');
   }
-  return total;
+  return { cpuMs, commands };
 }
 
 async function subscriberBytes(client: Redis, prefix: string): Promise<{ bytes: number; keys: number }> {
@@ -78,6 +80,7 @@ interface EventsFigure {
   perSecond: number;
   workerCpuMsPerEvent: number;
   redisCpuMsPerEvent: number;
+  redisCommandsPerEvent: number;
 }
 
 async function eventsRun(s: FaultStack, api: SubgateProcess, customers: readonly Subscriber[], workerCount: number): Promise<EventsFigure> {
@@ -89,20 +92,21 @@ async function eventsRun(s: FaultStack, api: SubgateProcess, customers: readonly
   const workers = await Promise.all(Array.from({ length: workerCount }, (_, i) => s.start('worker', `worker-${workerCount}-${i + 1}`)));
   try {
     const cpu0 = cpuOf(workers);
-    const redis0 = await redisCpuMs(s.client);
+    const redis0 = await redisUsage(s.client);
     const started = performance.now();
     await s.queues.stripeEvents.resume();
     await settleQueues(s, 300_000);
     const seconds = (performance.now() - started) / 1000;
     const cpu = cpuOf(workers) - cpu0;
-    const redisCpu = (await redisCpuMs(s.client)) - redis0;
+    const redis1 = await redisUsage(s.client);
     return {
       workers: workerCount,
       events: events.length,
       seconds,
       perSecond: events.length / seconds,
       workerCpuMsPerEvent: cpu / events.length,
-      redisCpuMsPerEvent: redisCpu / events.length,
+      redisCpuMsPerEvent: (redis1.cpuMs - redis0.cpuMs) / events.length,
+      redisCommandsPerEvent: (redis1.commands - redis0.commands) / events.length,
     };
   } finally {
     await Promise.all(workers.map((w) => w.stop(5000)));
@@ -116,11 +120,12 @@ interface ChecksFigure {
   non2xx: number;
   apiCpuMsPerCheck: number;
   redisCpuMsPerCheck: number;
+  redisCommandsPerCheck: number;
 }
 
 async function checksRun(s: FaultStack, apis: readonly SubgateProcess[], customers: readonly Subscriber[]): Promise<ChecksFigure> {
   const cpu0 = cpuOf(apis);
-  const redis0 = await redisCpuMs(s.client);
+  const redis0 = await redisUsage(s.client);
   const results = await Promise.all(
     apis.map((api, n) => {
       let i = n;
@@ -135,7 +140,7 @@ async function checksRun(s: FaultStack, apis: readonly SubgateProcess[], custome
     }),
   );
   const cpu = cpuOf(apis) - cpu0;
-  const redisCpu = (await redisCpuMs(s.client)) - redis0;
+  const redis1 = await redisUsage(s.client);
   const requests = results.reduce((n, r) => n + r.requests.total, 0);
   return {
     apis: apis.length,
@@ -143,7 +148,8 @@ async function checksRun(s: FaultStack, apis: readonly SubgateProcess[], custome
     p99Ms: Math.max(...results.map((r) => r.latency.p99)),
     non2xx: results.reduce((n, r) => n + r.non2xx + r.errors, 0),
     apiCpuMsPerCheck: cpu / requests,
-    redisCpuMsPerCheck: redisCpu / requests,
+    redisCpuMsPerCheck: (redis1.cpuMs - redis0.cpuMs) / requests,
+    redisCommandsPerCheck: (redis1.commands - redis0.commands) / requests,
   };
 }
 
@@ -170,11 +176,11 @@ async function measure(topology: 'single' | 'cluster') {
 }
 
 function table(runs: Awaited<ReturnType<typeof measure>>[]): string {
-  const rows = ['| topology | processes | rate | subgate CPU per op | Redis CPU per op |', '| --- | --- | --- | --- | --- |'];
+  const rows = ['| topology | processes | rate | subgate CPU per op | Redis CPU per op | Redis commands per op |', '| --- | --- | --- | --- | --- | --- |'];
   for (const r of runs) {
     const name = r.topology === 'single' ? 'single Redis' : '3-master cluster';
-    for (const e of r.events) rows.push(`| ${name} | ${e.workers} worker(s) | ${e.perSecond.toFixed(0)} events applied/s | ${e.workerCpuMsPerEvent.toFixed(2)} ms/event | ${e.redisCpuMsPerEvent.toFixed(2)} ms/event |`);
-    for (const c of r.checks) rows.push(`| ${name} | ${c.apis} API(s) | ${c.perSecond.toFixed(0)} checks/s (p99 ${c.p99Ms} ms, non-2xx ${c.non2xx}) | ${c.apiCpuMsPerCheck.toFixed(3)} ms/check | ${c.redisCpuMsPerCheck.toFixed(3)} ms/check |`);
+    for (const e of r.events) rows.push(`| ${name} | ${e.workers} worker(s) | ${e.perSecond.toFixed(0)} events applied/s | ${e.workerCpuMsPerEvent.toFixed(2)} ms/event | ${e.redisCpuMsPerEvent.toFixed(2)} ms/event | ${e.redisCommandsPerEvent.toFixed(1)} |`);
+    for (const c of r.checks) rows.push(`| ${name} | ${c.apis} API(s) | ${c.perSecond.toFixed(0)} checks/s (p99 ${c.p99Ms} ms, non-2xx ${c.non2xx}) | ${c.apiCpuMsPerCheck.toFixed(3)} ms/check | ${c.redisCpuMsPerCheck.toFixed(3)} ms/check | ${c.redisCommandsPerCheck.toFixed(2)} |`);
   }
   rows.push('');
   rows.push('| topology | Redis bytes per subscriber (subscriber keys) | keys per subscriber |', '| --- | --- | --- |');
