@@ -186,9 +186,3 @@ export function mastersOf(redis: RedisClient): Redis[] {
 export function isCluster(redis: RedisClient): boolean {
   return (redis as Redis | Cluster) instanceof Cluster;
 }
-
-/** Redis's clock (TIME), in ms: one timeline every process shares, whatever its host's clock says. */
-export async function redisTime(redis: RedisClient): Promise<number> {
-  const [seconds, micros] = (await redis.time()) as unknown as [string | number, string | number];
-  return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
-}
