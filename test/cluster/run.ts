@@ -28,6 +28,7 @@ export const CLUSTER_SUITES = [
   'test/integration/card-expiry-sweep.test.ts',
   'test/integration/notices.test.ts',
   'test/integration/entitlement-feed.test.ts',
+  'test/integration/entitlement-feed-steps.test.ts',
   'test/integration/entitlement-events-replay.test.ts',
   'test/integration/resync.test.ts',
   'test/integration/skewed-clock.test.ts',
