@@ -32,6 +32,8 @@ export interface AppDeps {
   grantKeys: ReturnType<typeof grantKeys>;
   /** Claims and enqueues a verified webhook event (the ledger and the stripe-events producer). */
   acceptEvent: AcceptEvent;
+  /** The webhook's deadline for its Redis work, when replicas must acknowledge it (else the route's default). */
+  webhookRedisDeadlineMs?: number;
   clock: Clock;
   logger: Logger;
   ping: () => Promise<void>;
@@ -92,6 +94,7 @@ export function buildApp(deps: AppDeps): SubgateApp {
     createWebhookRouter({
       webhookSecrets: deps.webhookSecrets,
       acceptEvent: deps.acceptEvent,
+      ...(deps.webhookRedisDeadlineMs ? { redisDeadlineMs: deps.webhookRedisDeadlineMs } : {}),
       clock: deps.clock,
       logger: deps.logger,
       ...(deps.metrics ? { onOutcome: deps.metrics.recordWebhook, onApiVersion: deps.metrics.recordWebhookApiVersion } : {}),

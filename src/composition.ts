@@ -10,12 +10,13 @@ import type { Redis } from 'ioredis';
 import type Stripe from 'stripe';
 import type { Queue } from 'bullmq';
 import type { Config } from './config.js';
-import type { Logger } from './logger.js';
+import { createRepeatLimiter, type Logger } from './logger.js';
 import type { Clock } from './domain/projection.js';
 import { buildApp, type AppDeps, type SubgateApp } from './app.js';
 import type { Express } from 'express';
 import { buildMetricsApp } from './http/metrics-app.js';
 import type { GrantsRouteDeps } from './http/grants-route.js';
+import { WEBHOOK_REDIS_DEADLINE_MS } from './http/webhook-route.js';
 import {
   createOpsQueues,
   createProducers,
@@ -30,6 +31,7 @@ import {
 import { createFailFastConnection, createWorkerConnection, waitForRedis, waitUntilReady } from './store/redis-connections.js';
 import { createSubscriberStore, type SubscriberStore } from './store/subscriber-store.js';
 import { createEventLedger, type EventLedger } from './store/event-ledger.js';
+import { createReplicaAck } from './store/replica-ack.js';
 import { createNoticeLedger, type NoticeLedger } from './store/notice-ledger.js';
 import { createEntitlementFeed, type EntitlementFeed } from './store/entitlement-feed.js';
 import { createEntitlementChangeReader, type EntitlementChangeReader } from './store/entitlement-change-reader.js';
@@ -205,8 +207,8 @@ export function buildServices(config: Config, clients: SideClients, tuning: Tuni
   const recovery = createCardRecovery({ billing, enabled: config.newCardRecovery, clock, logger });
   const afterWrite = createAfterWrite({ scheduler, watch, recovery, producers, story });
   const writeGuarded = createSnapshotWriter({ store, afterWrite });
-  const writeSnapshot: WriteSnapshot = (next, previous) =>
-    withSpan('projection write', { 'subgate.customer': next.customer }, () => writeGuarded(next, previous));
+  const writeSnapshot: WriteSnapshot = (next, previous, order) =>
+    withSpan('projection write', { 'subgate.customer': next.customer }, () => writeGuarded(next, previous, order));
   const featureSource = config.policy.features?.source ?? 'none';
   // Without feature configuration nothing reads products: a refresh costs exactly the Stripe calls it did.
   const catalog =
@@ -221,7 +223,11 @@ export function buildServices(config: Config, clients: SideClients, tuning: Tuni
           logger,
         });
   const syncCustomer = createCustomerSync({ stripe: gateway, store, clock, userIdMetadataKey: config.userIdMetadataKey, logger, writeSnapshot, catalog });
-  const acceptEvent = createEventAcceptor({ ledger, producers });
+  const acceptEvent = createEventAcceptor({
+    ledger,
+    producers,
+    ...(config.redis.ackReplicas > 0 ? { replicaAck: createReplicaAck({ redis, replicas: config.redis.ackReplicas, timeoutMs: config.redis.ackTimeoutMs }) } : {}),
+  });
 
   const lists = createStripeLists(stripe);
   const resyncStore = createResyncStore({ redis, prefix });
@@ -414,6 +420,7 @@ export function buildApi(
     store,
     grantKeys: grantKeys(config.redisKeyPrefix),
     acceptEvent: services.acceptEvent,
+    ...(config.redis.ackReplicas > 0 ? { webhookRedisDeadlineMs: WEBHOOK_REDIS_DEADLINE_MS + config.redis.ackTimeoutMs } : {}),
     clock,
     logger,
     ping: parts.ping,
@@ -504,26 +511,30 @@ export async function upsertSchedules(services: Services): Promise<void> {
 }
 
 /** The API side of a real process: its connections, services, metrics, change feed and app. */
+/** Logs a connection's errors, each reason at most once per 10 s (a lost Redis errors at every reconnect). */
+function logConnectionErrors(redis: Redis, logger: Logger, msg: string): Redis {
+  const repeating = createRepeatLimiter(logger);
+  redis.on('error', (err: Error) => repeating('warn', { reason: err.message }, msg));
+  return redis;
+}
+
 export async function openApiSide(config: Config, logger: Logger, clock: Clock) {
-  const redis = createFailFastConnection(config.redisUrl);
-  redis.on('error', (err) => logger.warn({ reason: err.message }, 'api redis connection error'));
+  const redis = logConnectionErrors(createFailFastConnection(config.redis), logger, 'api redis connection error');
   // BullMQ probes the server once when a queue is built; a fail-fast connection not yet up fails it for good.
   await waitForRedis(redis, (message) => logger.warn(message));
   // Catch-up pages of the feed get a connection of their own, so a client resuming far back never queues
   // replies ahead of an entitlement check; the blocking XREAD one opens on the first subscriber.
-  const catchUpRedis = createFailFastConnection(config.redisUrl, 'subgate-events-catch-up');
-  catchUpRedis.on('error', (err) => logger.warn({ reason: err.message }, 'events catch-up redis connection error'));
+  const catchUpRedis = logConnectionErrors(createFailFastConnection(config.redis, 'subgate-events-catch-up'), logger, 'events catch-up redis connection error');
   await waitForRedis(catchUpRedis, (message) => logger.warn(message));
   const changeReader = createEntitlementChangeReader({
     redis,
     catchUpRedis,
     prefix: config.redisKeyPrefix,
-    openBlockingConnection: () => {
-      const connection = createWorkerConnection(config.redisUrl, 'subgate-events');
-      connection.on('error', (err) => logger.warn({ reason: err.message }, 'events redis connection error'));
-      return connection;
-    },
-    onError: (err) => logger.warn({ reason: err.message }, 'entitlement change reader error'),
+    openBlockingConnection: () => logConnectionErrors(createWorkerConnection(config.redis, 'subgate-events'), logger, 'events redis connection error'),
+    onError: (() => {
+      const repeating = createRepeatLimiter(logger);
+      return (err: Error) => repeating('warn', { reason: err.message }, 'entitlement change reader error');
+    })(),
   });
 
   const services = buildServices(config, { redis, clock, logger });
@@ -549,8 +560,7 @@ export async function openApiSide(config: Config, logger: Logger, clock: Clock) 
 
 /** The worker side of a real process: its connection, mailer, services and workers, schedules in place. */
 export async function openWorkerSide(config: Config, logger: Logger, clock: Clock, metrics?: Metrics) {
-  const redis = createWorkerConnection(config.redisUrl);
-  redis.on('error', (err) => logger.warn({ reason: err.message }, 'worker redis connection error'));
+  const redis = logConnectionErrors(createWorkerConnection(config.redis), logger, 'worker redis connection error');
   const mailer = createMailer({ smtpUrl: config.smtpUrl, from: config.noticeFrom, logger });
   if (mailer.transport === 'log') logger.warn('SMTP_URL is not set: notices are written to the debug log, not sent');
   const services = buildServices(config, { redis, clock, logger, mailer });
@@ -576,8 +586,7 @@ export async function openWorkerSide(config: Config, logger: Logger, clock: Cloc
 
 /** The resync as the CLI runs it, in its own process: the worker side's services on a connection of its own. */
 export async function openResync(config: Config, logger: Logger, clock: Clock) {
-  const redis = createWorkerConnection(config.redisUrl, 'subgate-resync');
-  redis.on('error', (err) => logger.warn({ reason: err.message }, 'redis connection error'));
+  const redis = logConnectionErrors(createWorkerConnection(config.redis, 'subgate-resync'), logger, 'redis connection error');
   await waitUntilReady(redis, 10_000);
   const services = buildServices(config, { redis, clock, logger });
   return {

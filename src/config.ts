@@ -27,6 +27,17 @@ const httpUrl = z
   .url('must be a URL')
   .refine((value) => /^https?:\/\//.test(value), 'must be an http(s) URL');
 
+/** `host:port` (a name, IPv4 or [IPv6]) -> { host, port }. */
+const hostPort = z
+  .string()
+  .trim()
+  .regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'each entry must be host:port')
+  .transform((value) => {
+    const at = value.lastIndexOf(':');
+    return { host: value.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(value.slice(at + 1)) };
+  })
+  .refine((node) => node.port >= 1 && node.port <= 65535, 'each port must be 1-65535');
+
 const bool = z
   .string()
   .trim()
@@ -89,6 +100,12 @@ const schema = z.object({
     .trim()
     .default('redis://127.0.0.1:6379')
     .refine((value) => /^rediss?:\/\//.test(value), 'must be a redis:// or rediss:// URL'),
+  REDIS_CLUSTER_NODES: z.string().transform(csv).pipe(z.array(hostPort).min(1, 'at least one host:port seed node is required')).optional(),
+  REDIS_SENTINELS: z.string().transform(csv).pipe(z.array(hostPort).min(1, 'at least one host:port sentinel is required')).optional(),
+  REDIS_SENTINEL_NAME: z.string().trim().regex(/^[A-Za-z0-9_.-]{1,100}$/, 'must be the name the sentinels monitor (letters, digits, _ . -)').optional(),
+  REDIS_ACK_REPLICAS: intFrom(0, 16).default(0),
+  // Below the API connection's 1.5 s command timeout, so the WAIT answers before the command is abandoned.
+  REDIS_ACK_TIMEOUT_MS: intFrom(10, 1000).default(500),
   REDIS_KEY_PREFIX: z
     .string()
     .trim()
@@ -167,6 +184,13 @@ export type Config = Readonly<{
   /** Limits of the API's node:http server (src/http/server-limits.ts). */
   http: Readonly<{ maxConnections: number; headersTimeoutMs: number; requestTimeoutMs: number; keepAliveTimeoutMs: number }>;
   redisUrl: string;
+  /**
+   * Where Redis is and how a write counts as durable. `url` alone: one server. With `clusterNodes` every
+   * connection is a Redis Cluster client (the URL's user, password and TLS still apply, its host and db do
+   * not); with `sentinels` the URL's host is replaced by the primary the sentinels name. `ackReplicas` > 0
+   * makes a webhook's 2xx wait (WAIT) until that many replicas hold the event, up to `ackTimeoutMs`.
+   */
+  redis: RedisTopology;
   redisKeyPrefix: string;
   stripe: Readonly<{ secretKey: string; apiBase: string | undefined; rateLimitPerSecond: number }>;
   webhookSecrets: readonly string[];
@@ -208,6 +232,20 @@ export type Config = Readonly<{
   eventRecoveryIntervalMinutes: number;
   shutdownTimeoutMs: number;
   logLevel: string;
+}>;
+
+export interface RedisNode {
+  host: string;
+  port: number;
+}
+
+export type RedisTopology = Readonly<{
+  url: string;
+  clusterNodes: readonly RedisNode[] | null;
+  sentinels: readonly RedisNode[] | null;
+  sentinelName: string | null;
+  ackReplicas: number;
+  ackTimeoutMs: number;
 }>;
 
 /** The values .env.example ships with. */
@@ -261,6 +299,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const variable = input.HTTP_REQUEST_TIMEOUT_MS === undefined ? 'HTTP_HEADERS_TIMEOUT_MS' : 'HTTP_REQUEST_TIMEOUT_MS';
     throw new ConfigError(variable, `must leave HTTP_HEADERS_TIMEOUT_MS (${e.HTTP_HEADERS_TIMEOUT_MS}) at most HTTP_REQUEST_TIMEOUT_MS (${e.HTTP_REQUEST_TIMEOUT_MS})`);
   }
+  if (e.REDIS_CLUSTER_NODES && e.REDIS_SENTINELS) {
+    throw new ConfigError('REDIS_SENTINELS', 'cannot be combined with REDIS_CLUSTER_NODES: a Redis Cluster fails over by itself, set one or the other');
+  }
+  if (e.REDIS_SENTINELS && !e.REDIS_SENTINEL_NAME) {
+    throw new ConfigError('REDIS_SENTINEL_NAME', 'is required with REDIS_SENTINELS (the name of the primary the sentinels monitor)');
+  }
+  if (e.REDIS_SENTINEL_NAME && !e.REDIS_SENTINELS) {
+    throw new ConfigError('REDIS_SENTINELS', 'is required with REDIS_SENTINEL_NAME (host:port of each sentinel)');
+  }
+  if (e.REDIS_CLUSTER_NODES && /^rediss?:\/\/[^/]*\/[1-9]/.test(e.REDIS_URL)) {
+    throw new ConfigError('REDIS_URL', 'names a database other than 0, which a Redis Cluster does not have (REDIS_CLUSTER_NODES is set)');
+  }
   const features = featureSettingsFrom(e.ACCESS_FEATURES_SOURCE, e.DEFAULT_FEATURE, e.ACCESS_FEATURES);
   return Object.freeze({
     port: e.PORT,
@@ -271,6 +321,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS,
     }),
     redisUrl: e.REDIS_URL,
+    redis: Object.freeze({
+      url: e.REDIS_URL,
+      clusterNodes: e.REDIS_CLUSTER_NODES ? Object.freeze(e.REDIS_CLUSTER_NODES.map((node) => Object.freeze(node))) : null,
+      sentinels: e.REDIS_SENTINELS ? Object.freeze(e.REDIS_SENTINELS.map((node) => Object.freeze(node))) : null,
+      sentinelName: e.REDIS_SENTINEL_NAME ?? null,
+      ackReplicas: e.REDIS_ACK_REPLICAS,
+      ackTimeoutMs: e.REDIS_ACK_TIMEOUT_MS,
+    }),
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
     stripe: Object.freeze({
       secretKey: e.STRIPE_SECRET_KEY,

@@ -14,6 +14,7 @@ import type { EventDigest } from './domain/event-digest.js';
 import type { ExpirySignal } from './domain/expiry-signals.js';
 import type { NoticeRequest } from './domain/notice.js';
 import { traceField, type TraceCarrier } from './tracing.js';
+import { queuePrefix } from './store/key-layout.js';
 
 export const QUEUE = {
   stripeEvents: 'stripe-events',
@@ -185,12 +186,20 @@ export interface Queues {
   close(): Promise<void>;
 }
 
+/**
+ * The BullMQ options of one queue, for its Queue and its Workers alike: each queue's keys under a hash tag
+ * of their own (key-layout.ts), so BullMQ's scripts run on a Redis Cluster and the queues spread over its slots.
+ */
+export function queueOptions(connection: Redis, prefix: string, queueName: string) {
+  return { connection, prefix: queuePrefix(prefix, queueName) };
+}
+
 export function createQueues(connection: Redis, prefix: string): Queues {
-  const opts = { connection, prefix, skipWaitingForReady: true };
-  const stripeEvents = new Queue<StripeEventJobData, unknown, typeof JOB.stripeEvent>(QUEUE.stripeEvents, opts);
-  const customerSync = new Queue<SyncCustomerJobData, SyncCustomerResult, typeof JOB.syncCustomer>(QUEUE.customerSync, opts);
-  const cardExpiry = new Queue<CardExpiryJobData, unknown, CardExpiryJobName>(QUEUE.cardExpiry, opts);
-  const notices = new Queue<NoticeJobData, unknown, typeof JOB.sendNotice>(QUEUE.notices, opts);
+  const opts = (name: string) => ({ ...queueOptions(connection, prefix, name), skipWaitingForReady: true });
+  const stripeEvents = new Queue<StripeEventJobData, unknown, typeof JOB.stripeEvent>(QUEUE.stripeEvents, opts(QUEUE.stripeEvents));
+  const customerSync = new Queue<SyncCustomerJobData, SyncCustomerResult, typeof JOB.syncCustomer>(QUEUE.customerSync, opts(QUEUE.customerSync));
+  const cardExpiry = new Queue<CardExpiryJobData, unknown, CardExpiryJobName>(QUEUE.cardExpiry, opts(QUEUE.cardExpiry));
+  const notices = new Queue<NoticeJobData, unknown, typeof JOB.sendNotice>(QUEUE.notices, opts(QUEUE.notices));
   const all = [stripeEvents, customerSync, cardExpiry, notices];
   // A Queue emits 'error' on connection trouble; without a listener Node would crash the process.
   for (const queue of all) queue.on('error', () => {});
@@ -248,9 +257,9 @@ const RESYNC_JOB_OPTIONS: JobsOptions = {
 };
 
 export function createOpsQueues(connection: Redis, prefix: string): OpsQueues {
-  const opts = { connection, prefix, skipWaitingForReady: true };
-  const resync = new Queue<ResyncJobData, unknown, typeof OPS_JOB.resync>(OPS_QUEUE.resync, opts);
-  const eventRecovery = new Queue<RecoverEventsJobData, unknown, typeof OPS_JOB.recoverEvents>(OPS_QUEUE.eventRecovery, opts);
+  const opts = (name: string) => ({ ...queueOptions(connection, prefix, name), skipWaitingForReady: true });
+  const resync = new Queue<ResyncJobData, unknown, typeof OPS_JOB.resync>(OPS_QUEUE.resync, opts(OPS_QUEUE.resync));
+  const eventRecovery = new Queue<RecoverEventsJobData, unknown, typeof OPS_JOB.recoverEvents>(OPS_QUEUE.eventRecovery, opts(OPS_QUEUE.eventRecovery));
   for (const queue of [resync, eventRecovery]) queue.on('error', () => {});
   return {
     resync,

@@ -6,7 +6,7 @@
  */
 import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { Logger } from '../src/logger.js';
+import { createRepeatLimiter, type Logger } from '../src/logger.js';
 import type { Clock } from '../src/domain/projection.js';
 import type { EventLedger } from '../src/store/event-ledger.js';
 import type { SyncCustomer } from '../src/sync/customer-sync.js';
@@ -20,6 +20,7 @@ import {
   OPS_QUEUE,
   QUEUE,
   RESYNC_STALL_DETECTION,
+  queueOptions,
   type CardExpiryJobData,
   type CardExpiryJobName,
   type NoticeJobData,
@@ -77,12 +78,12 @@ export interface WorkerSet {
 }
 
 export function createWorkerSet(deps: WorkerSetDeps): WorkerSet {
-  const common = { connection: deps.connection, prefix: deps.prefix, ...JOB_STALL_DETECTION };
+  const common = (queue: string) => ({ ...queueOptions(deps.connection, deps.prefix, queue), ...JOB_STALL_DETECTION });
   const { cardExpiry } = deps;
   const eventWorker = new Worker<StripeEventJobData, StripeEventResult>(
     QUEUE.stripeEvents,
     tracedProcessor(QUEUE.stripeEvents, createStripeEventProcessor({ ledger: deps.ledger, producers: deps.producers, catalog: deps.catalog ?? null })),
-    { ...common, concurrency: Math.max(deps.concurrency, 16) },
+    { ...common(QUEUE.stripeEvents), concurrency: Math.max(deps.concurrency, 16) },
   );
   const syncWorker = new Worker<SyncCustomerJobData, SyncCustomerResult>(
     QUEUE.customerSync,
@@ -93,15 +94,15 @@ export function createWorkerSet(deps: WorkerSetDeps): WorkerSet {
     // No BullMQ limiter: every Stripe request waits for the shared request budget (stripe-http-client.ts),
     // which counts requests, retries and pages included, in any window. A job limiter would only add its
     // fixed windows, and a whole-queue pause when one customer is refused.
-    { ...common, concurrency: deps.concurrency },
+    { ...common(QUEUE.customerSync), concurrency: deps.concurrency },
   );
   const expiryWorker = new Worker<CardExpiryJobData, unknown, CardExpiryJobName>(
     QUEUE.cardExpiry,
     tracedProcessor(QUEUE.cardExpiry, createCardExpiryProcessor({ service: cardExpiry.service, sweep: cardExpiry.sweep, grants: cardExpiry.grants ?? null, queueClock: deps.queueClock })),
-    { ...common, concurrency: deps.concurrency },
+    { ...common(QUEUE.cardExpiry), concurrency: deps.concurrency },
   );
   const noticeWorker = new Worker<NoticeJobData>(QUEUE.notices, tracedProcessor(QUEUE.notices, createNoticeProcessor({ sender: cardExpiry.noticeSender })), {
-    ...common,
+    ...common(QUEUE.notices),
     concurrency: deps.concurrency,
     limiter: { max: cardExpiry.noticesPerSecond, duration: 1000 },
   });
@@ -120,16 +121,16 @@ export interface OpsWorkers {
 }
 
 export function createOpsWorkers(deps: OpsWorkerDeps): OpsWorkers {
-  const common = { connection: deps.connection, prefix: deps.prefix, concurrency: 1 };
+  const common = (queue: string) => ({ ...queueOptions(deps.connection, deps.prefix, queue), concurrency: 1 });
   const resyncWorker = new Worker<ResyncJobData, ResyncSummary>(
     OPS_QUEUE.resync,
     createResyncProcessor({ runResync: deps.runResync, queueClock: deps.queueClock }),
-    { ...common, ...RESYNC_STALL_DETECTION },
+    { ...common(OPS_QUEUE.resync), ...RESYNC_STALL_DETECTION },
   );
   const recoveryWorker = new Worker<RecoverEventsJobData, RecoveryResult>(
     OPS_QUEUE.eventRecovery,
     createEventRecoveryProcessor({ recoverEvents: deps.recoverEvents }),
-    { ...common, ...JOB_STALL_DETECTION },
+    { ...common(OPS_QUEUE.eventRecovery), ...JOB_STALL_DETECTION },
   );
   return { resyncWorker, recoveryWorker, close: watched([resyncWorker, recoveryWorker], deps.logger, 'ops-workers') };
 }
@@ -137,11 +138,14 @@ export function createOpsWorkers(deps: OpsWorkerDeps): OpsWorkers {
 /** Logs failures and worker errors of each; returns the idempotent close of them all. */
 function watched(workers: readonly object[], logger: Logger, component: string): () => Promise<void> {
   const log = logger.child({ component });
+  // A worker error repeats as fast as BullMQ retries (a Redis answering READONLY or LOADING to every
+  // command): one line per reason every 10 s, with the count left out.
+  const repeating = createRepeatLimiter(log);
   // Heterogeneous job types: the shared handling only touches name, id, attempts and close().
   const all = workers as unknown as Worker[];
   for (const worker of all) {
     worker.on('failed', (job, err) => log.warn({ queue: worker.name, jobId: job?.id, attempts: job?.attemptsMade, reason: err.message }, 'job failed'));
-    worker.on('error', (err) => log.error({ queue: worker.name, reason: err.message }, 'worker error'));
+    worker.on('error', (err) => repeating('error', { queue: worker.name, reason: err.message }, 'worker error'));
   }
   let closing: Promise<void> | null = null;
   return () => {

@@ -17,6 +17,7 @@
  *   Each trial then checks that the next check() goes to the network and answers entitled.
  *   A bench subscriber on the pub/sub channel also records when it saw each publication, to split the lag.
  */
+import { entitlementStreamKeys } from '../../src/store/entitlement-feed.js';
 import { Redis } from 'ioredis';
 import type { EntitlementChangeEvent } from '@subgate/client';
 import { createEntitlementClient } from '@subgate/client';
@@ -93,7 +94,7 @@ export async function measureClientCache(options: ClientCacheOptions, log: (text
     },
   });
   const { h, client } = stack;
-  const streamKey = `${h.prefix}:entitlement-changes`;
+  const streamKey = entitlementStreamKeys(h.prefix).stream;
   const observer = new Redis(options.redisUrl, { connectionName: 'bench-change-observer', maxRetriesPerRequest: null });
   observer.on('error', () => {});
   const seen = new Map<string, number>();

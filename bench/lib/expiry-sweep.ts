@@ -22,7 +22,7 @@
  */
 import { Worker } from 'bullmq';
 import { createSilentLogger } from '../../src/logger.js';
-import { JOB, QUEUE, type CardExpiryJobData, type CardExpiryJobName } from '../../src/queues.js';
+import { JOB, QUEUE, queueOptions, type CardExpiryJobData, type CardExpiryJobName } from '../../src/queues.js';
 import { subscriberKeys } from '../../src/store/subscriber-store.js';
 import { createWorkerConnection, waitUntilReady } from '../../src/store/redis-connections.js';
 import { buildServices } from '../../src/composition.js';
@@ -171,7 +171,7 @@ export async function measureExpirySweep(s: SweepSettings): Promise<SweepFigures
       await store.writeMany(batch);
     }
     const seedMs = performance.now() - seedStart;
-    const indexSize = await connection.zcard(subscriberKeys(PREFIX).expiryIndex);
+    const indexSize = (await Promise.all(subscriberKeys(PREFIX).expiryIndexShards().map((key) => connection.zcard(key)))).reduce((a, b) => a + b, 0);
 
     let flagged = 0;
     let failed = 0;
@@ -183,7 +183,7 @@ export async function measureExpirySweep(s: SweepSettings): Promise<SweepFigures
     worker = new Worker<CardExpiryJobData, unknown, CardExpiryJobName>(
       QUEUE.cardExpiry,
       createCardExpiryProcessor({ service: expiry.cardExpiry, sweep: expiry.sweep, queueClock: systemClock }),
-      { connection, prefix: PREFIX, concurrency: s.concurrency },
+      { ...queueOptions(connection, PREFIX, QUEUE.cardExpiry), concurrency: s.concurrency },
     );
     worker.on('completed', (job, result) => {
       const outcome = (result as { outcome?: string }).outcome ?? '?';

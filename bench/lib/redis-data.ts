@@ -3,7 +3,8 @@
  * customers (written through the real subscriber store), and memory figures.
  */
 import type { Redis } from 'ioredis';
-import { createSubscriberStore } from '../../src/store/subscriber-store.js';
+import { createSubscriberStore, subscriberKeys } from '../../src/store/subscriber-store.js';
+import { allIndexKeys } from '../../src/store/key-layout.js';
 import { BASELINE_HASHES, baselineHashFields, baselineHashKey } from './baseline-data.js';
 import type { BenchCustomer } from './fixtures.js';
 
@@ -40,6 +41,12 @@ async function memoryUsage(redis: Redis, key: string): Promise<number> {
   return Number(bytes);
 }
 
+/** MEMORY USAGE of a key that may not exist (an empty index shard): 0 then. */
+async function memoryUsageIfAny(redis: Redis, key: string): Promise<number> {
+  const bytes = await redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0');
+  return bytes === null ? 0 : Number(bytes);
+}
+
 export interface SubscriberMemory {
   sample: number;
   /** Mean bytes of the customer hash. */
@@ -57,21 +64,20 @@ export interface SubscriberMemory {
 export async function subscriberMemory(redis: Redis, prefix: string, customers: readonly BenchCustomer[], sample: number): Promise<SubscriberMemory> {
   const step = Math.max(1, Math.floor(customers.length / sample));
   const picked = customers.filter((_, i) => i % step === 0).slice(0, sample);
+  const keys = subscriberKeys(prefix);
   let hash = 0;
   let docBytes = 0;
   for (const c of picked) {
-    hash += await memoryUsage(redis, `${prefix}:cus:${c.id}`);
+    hash += await memoryUsage(redis, keys.customer(c.id));
     docBytes += Buffer.byteLength(JSON.stringify(c.projection));
   }
+  // The indexes are sharded (key-layout.ts): the expiry index's shards, and the user index's.
   let indexBytes = 0;
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:idx:*`, 'COUNT', 1000);
-    cursor = next;
-    for (const key of keys) indexBytes += await memoryUsage(redis, key);
-  } while (cursor !== '0');
-  // The user index is one hash shared by every subscriber: its cost is spread over all of them.
-  const userIndex = (await memoryUsage(redis, `${prefix}:users`)) / customers.length;
+  for (const key of keys.expiryIndexShards()) indexBytes += await memoryUsageIfAny(redis, key);
+  let userBytes = 0;
+  for (const key of allIndexKeys(prefix, 'users')) userBytes += await memoryUsageIfAny(redis, key);
+  // Shared by every subscriber: their cost is spread over all of them.
+  const userIndex = userBytes / customers.length;
   const n = picked.length;
   const indexes = indexBytes / customers.length;
   return { sample: n, hash: hash / n, userIndex, indexes, perSubscriber: hash / n + userIndex + indexes, docBytes: docBytes / n };

@@ -114,7 +114,7 @@ function fromLibraryError(err: unknown): AppError | null {
 export function isStorageUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const text = `${err.name} ${err.message}`;
-  return /enableOfflineQueue|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|Command timed out|MaxRetriesPerRequest|Stream isn't writeable|NOAUTH|LOADING|READONLY|OOM command not allowed/i.test(
+  return /enableOfflineQueue|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|Command timed out|MaxRetriesPerRequest|Stream isn't writeable|NOAUTH|LOADING|READONLY|OOM command not allowed|ReplicaAckTimeout/i.test(
     text,
   );
 }

@@ -29,6 +29,8 @@ export interface WebhookRouteDeps {
   webhookSecrets: readonly string[];
   /** The ledger claim and the enqueue (sync/accept-event.ts), shared with missed-event recovery. */
   acceptEvent: AcceptEvent;
+  /** The Redis work's deadline (default WEBHOOK_REDIS_DEADLINE_MS; more when replicas must acknowledge). */
+  redisDeadlineMs?: number;
   clock: Clock;
   logger: Logger;
   /** Counts each delivery by event type and outcome (metrics); optional. */
@@ -92,7 +94,7 @@ export function createWebhookRouter(deps: WebhookRouteDeps): Router {
       outcome = await withSpan(
         'POST /webhooks/stripe',
         { 'http.request.method': 'POST', 'url.path': '/webhooks/stripe', 'stripe.event.id': accepted.id, 'stripe.event.type': accepted.type },
-        () => withinDeadline(acceptEvent(accepted, receivedAt), WEBHOOK_REDIS_DEADLINE_MS),
+        () => withinDeadline(acceptEvent(accepted, receivedAt), deps.redisDeadlineMs ?? WEBHOOK_REDIS_DEADLINE_MS),
         { kind: 'server' },
       );
     } catch (err) {

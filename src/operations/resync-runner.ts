@@ -32,7 +32,7 @@ export interface ResyncRetry {
 
 export interface ResyncDeps {
   source: Pick<StripeLists, 'customers' | 'subscriptions'>;
-  store: Pick<SubscriberStore, 'readMany'>;
+  store: Pick<SubscriberStore, 'readMany' | 'readInstant'>;
   /** The guarded write and its after-write hook, as every refresh writes. */
   writeSnapshot: WriteSnapshot;
   checkpoints: ResyncStore;
@@ -232,7 +232,7 @@ export function createResyncRunner(deps: ResyncDeps): RunResync {
         const subscriptions = (staged.get(customer.id) ?? []).map((json) => JSON.parse(json) as StripeSubscriptionLike);
         const products = deps.catalog ? await deps.catalog.productsFor(soldProducts(subscriptions)) : undefined;
         const next = projectCustomer({ customer, subscriptions, readAt: cp.read_at, userIdMetadataKey: deps.userIdMetadataKey, previous, ...(products ? { products } : {}) });
-        return deps.writeSnapshot(next, previous);
+        return deps.writeSnapshot(next, previous, cp.read_order ?? cp.read_at * 1000);
       });
       cp.customers += page.length;
       for (const result of results) cp[result] += 1;
@@ -254,6 +254,7 @@ export function createResyncRunner(deps: ResyncDeps): RunResync {
       cursor: null,
       started_at: now,
       read_at: now,
+      read_order: await deps.store.readInstant(`resync-${now}`),
       finished_at: null,
       resumes: 0,
       subscriptions: 0,

@@ -1,11 +1,14 @@
 /**
- * Owns `<prefix>:idx:email`: a hash from the SHA-256 of a normalised e-mail address to the customers that
- * carry it (space-separated ids), so an operator can find a reader by address without subgate keeping a
- * second copy of addresses, or scanning every customer. Moved in one script per change of address, so
- * concurrent refreshes of one customer cannot leave it under both addresses or neither.
+ * Owns `<prefix>:{s<n>}:idx:email` (256 shards, by the address's digest; layout: key-layout.ts): hashes
+ * from the SHA-256 of a normalised e-mail address to the customers that carry it (space-separated ids), so
+ * an operator can find a reader by address without subgate keeping a second copy of addresses, or scanning
+ * every customer. Each shard's change is one script, so concurrent refreshes cannot lose an id; an address
+ * change whose two digests sit in two shards is two steps (join, then leave), so a crash between them
+ * leaves the customer findable under both addresses for a while, never under neither.
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { indexKeyFor } from './key-layout.js';
 
 export interface EmailIndex {
   /** Moves `customerId` from `previous` to `next` (either may be null). */
@@ -37,14 +40,14 @@ interface ScriptedRedis extends Redis {
 }
 
 export function emailIndexKeys(prefix: string) {
-  return { index: `${prefix}:idx:email` };
+  return { shardFor: (digest: string) => indexKeyFor(prefix, 'idx:email', digest) };
 }
 
 const fieldOf = (email: string | null): string =>
   email && email.trim() !== '' ? createHash('sha256').update(email.trim().toLowerCase(), 'utf8').digest('hex') : '';
 
 export function createEmailIndex(deps: { redis: Redis; prefix: string }): EmailIndex {
-  const key = emailIndexKeys(deps.prefix).index;
+  const keys = emailIndexKeys(deps.prefix);
   const redis = deps.redis as ScriptedRedis;
   if (typeof redis.subgateEmailIndexMove !== 'function') redis.defineCommand('subgateEmailIndexMove', { numberOfKeys: 1, lua: MOVE_SCRIPT });
   return {
@@ -52,12 +55,19 @@ export function createEmailIndex(deps: { redis: Redis; prefix: string }): EmailI
       const leave = fieldOf(previous);
       const join = fieldOf(next);
       if (leave === '' && join === '') return;
-      await redis.subgateEmailIndexMove(key, customerId, leave, join);
+      const joinKey = join === '' ? null : keys.shardFor(join);
+      const leaveKey = leave === '' ? null : keys.shardFor(leave);
+      if (joinKey !== null && joinKey === leaveKey) {
+        await redis.subgateEmailIndexMove(joinKey, customerId, leave, join);
+        return;
+      }
+      if (joinKey !== null) await redis.subgateEmailIndexMove(joinKey, customerId, '', join);
+      if (leaveKey !== null) await redis.subgateEmailIndexMove(leaveKey, customerId, leave, '');
     },
     async customersOf(email) {
       const field = fieldOf(email);
       if (field === '') return [];
-      const list = await redis.hget(key, field);
+      const list = await redis.hget(keys.shardFor(field), field);
       return list ? list.split(' ').filter(Boolean) : [];
     },
   };

@@ -140,6 +140,10 @@ export function createEntitlementChangeReader(deps: {
 
   async function run(connection: Redis): Promise<void> {
     let cursor: string | null = null;
+    // Failures in a row: each waits twice as long as the one before (250 ms .. 5 s), so a Redis that
+    // answers every read with an error (READONLY during a failover) is asked a few times a second at
+    // first and every 5 s after, not as fast as it can answer.
+    let failures = 0;
     while (!closed) {
       try {
         if (cursor === null) {
@@ -153,10 +157,13 @@ export function createEntitlementChangeReader(deps: {
           cursor = entry.id;
           for (const listener of [...listeners]) listener.onEntry(entry);
         }
+        failures = 0;
       } catch (err) {
         if (closed) return;
+        failures++;
         deps.onError?.(err as Error);
-        await new Promise((resolve) => setTimeout(resolve, 500));
+        const waitMs = Math.min(250 * 2 ** (failures - 1), 5000);
+        await new Promise((resolve) => setTimeout(resolve, waitMs * (0.75 + Math.random() * 0.5)));
         // Redis was away: if entries after our cursor were trimmed meanwhile, nobody can replay them.
         if (cursor !== null) {
           try {

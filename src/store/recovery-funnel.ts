@@ -109,12 +109,14 @@ export function createRecoveryFunnelStore(deps: { redis: Redis; prefix: string }
   }
 
   async function count(problem: CardProblem, step: FunnelStep, day: string, sinceDetectedMs: number): Promise<CountedStep> {
-    const multi = redis.multi().hincrby(keys.day(day), `${problem}|${step}`, 1).pexpire(keys.day(day), DAY_TTL_MS);
+    // Separate one-key commands, not a MULTI: a day's counts and its restore times live on different slots
+    // of a cluster, and each count stands alone (sent together, they still cost one round trip per node).
+    const writes: Promise<unknown>[] = [redis.hincrby(keys.day(day), `${problem}|${step}`, 1), redis.pexpire(keys.day(day), DAY_TTL_MS)];
     if (step === 'restored') {
       const list = keys.restoreTimes(day, problem);
-      multi.rpush(list, String(sinceDetectedMs)).ltrim(list, -RESTORE_SAMPLES, -1).pexpire(list, DAY_TTL_MS);
+      writes.push(redis.rpush(list, String(sinceDetectedMs)), redis.ltrim(list, -RESTORE_SAMPLES, -1), redis.pexpire(list, DAY_TTL_MS));
     }
-    await multi.exec();
+    await Promise.all(writes);
     return { problem, step, day, sinceDetectedMs };
   }
 
@@ -131,12 +133,13 @@ export function createRecoveryFunnelStore(deps: { redis: Redis; prefix: string }
       return count(problem as CardProblem, step, day, Math.max(0, at - Number(detectedAt)));
     },
     async read(days) {
-      const pipeline = redis.pipeline();
-      for (const day of days) {
-        pipeline.hgetall(keys.day(day));
-        for (const problem of CARD_PROBLEMS) pipeline.lrange(keys.restoreTimes(day, problem), 0, -1);
-      }
-      const replies = (await pipeline.exec()) ?? [];
+      // One-key commands sent together (no pipeline object: a cluster routes each key to its own node).
+      const replies = await Promise.all(
+        days.flatMap((day) => [
+          redis.hgetall(keys.day(day)).then((hash): [null, unknown] => [null, hash]),
+          ...CARD_PROBLEMS.map((problem) => redis.lrange(keys.restoreTimes(day, problem), 0, -1).then((list): [null, unknown] => [null, list])),
+        ]),
+      );
       const out: FunnelDay[] = [];
       let i = 0;
       for (const day of days) {

@@ -30,6 +30,8 @@ export interface ResyncCheckpoint extends ResyncCounters {
   started_at: number;
   /** ms; when the subscription pass began: every projection of this run is a read of that instant. */
   read_at: number;
+  /** The same instant on Redis's clock (µs), which orders this run's writes against every refresh's (absent in runs begun before it was kept). */
+  read_order?: number;
   finished_at: number | null;
   /** How many times the run was picked up again after stopping before the end. */
   resumes: number;

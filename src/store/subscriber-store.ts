@@ -1,15 +1,23 @@
 /**
- * Owns the subscriber key family: `<prefix>:cus:<customer id>` (a hash: read_at, doc, user, version and
- * the card expiry marks), `<prefix>:users` (a hash: user id -> space-separated customer ids) and `<prefix>:idx:card-expiry`
- * (a sorted set of customers by the expiry of the earliest card that bills them). Every write goes through
- * one Lua script that compares read instants, so a snapshot read earlier than the stored one never
- * overwrites it, and the user index and the expiry index move in the same atomic step.
+ * Owns the subscriber key family (layout: key-layout.ts). Per customer, under its shard tag:
+ * `<prefix>:{s<n>}:cus:<customer id>` (a hash: read_order, read_at, doc, user, version and the card expiry
+ * marks). Two global indexes, each in SHARDS shards: `<prefix>:{s<n>}:idx:card-expiry` (customers by the
+ * expiry of the earliest card that bills them; a customer sits in its own shard's) and
+ * `<prefix>:{s<n>}:users` (user id -> space-separated customer ids; a user sits in its own shard's).
+ *
+ * Every write goes through one Lua script on the customer's slot that compares read orders (the instant,
+ * on Redis's clock, the Stripe read began: readInstant), so a snapshot read earlier than the stored one
+ * never overwrites it, and the expiry index moves in the same atomic step. The user index is in another
+ * slot, so it moves in steps around that write: the customer is added to its new user's list before, and
+ * taken off its old user's list after. readByUser checks each listed customer's own `user`, so an entry a
+ * crash left behind is never an answer; an entry a crash never wrote is written by the customer's next write.
  */
 import type { Redis } from 'ioredis';
 import type { CardExpiryMark, CustomerProjection, FlagSource } from '../domain/projection.js';
 import { markKey } from '../domain/card-marks.js';
 import { expiryIndexScore } from '../domain/expiry-plan.js';
-import { HONOUR_SCRIPT, RAISE_FLAG_SCRIPT, READ_BY_USER_SCRIPT, WRITE_SCRIPT } from './subscriber-scripts.js';
+import { HONOUR_SCRIPT, RAISE_FLAG_SCRIPT, READ_INSTANT_SCRIPT, USER_ADD_SCRIPT, USER_REMOVE_SCRIPT, WRITE_SCRIPT } from './subscriber-scripts.js';
+import { SHARDS, allIndexKeys, customerKey, indexKeyFor } from './key-layout.js';
 
 export type WriteResult = 'written' | 'stale';
 export type RaiseFlagResult = 'raised' | 'already_flagged' | 'honoured' | 'missing';
@@ -38,35 +46,51 @@ export interface SubscriberStore {
   readByUser(userId: string): Promise<CustomerProjection[]>;
   /**
    * read() and one more hash of another family (its key from its owner's helper, e.g. the reader's
-   * grants), in one round trip: the entitlement route's whole read.
+   * grants), sent together: the entitlement route's whole read.
    */
   readAlong(customerId: string, alsoKey: string): Promise<{ projection: CustomerProjection | null; also: Record<string, string> }>;
-  /** readByUser() and one more hash, in one round trip. */
+  /** readByUser() and one more hash, the hash sent with the user index's read. */
   readByUserAlong(userId: string, alsoKey: string): Promise<{ projections: CustomerProjection[]; also: Record<string, string> }>;
-  write(projection: CustomerProjection): Promise<WriteResult>;
-  /** Many writes in one pipeline (the resync, benches): each is the same guarded script as write(). */
-  writeMany(projections: readonly CustomerProjection[]): Promise<WriteResult[]>;
+  /**
+   * The instant (µs, on the clock of the Redis node that holds the customer) a Stripe read of this customer
+   * begins: the order the write guard keeps. One clock for every process, whatever their hosts' say.
+   */
+  readInstant(customerId: string): Promise<number>;
+  /** Guarded by `order` (a readInstant, µs), else by the projection's read_at (ms, taken as µs). */
+  write(projection: CustomerProjection, order?: number): Promise<WriteResult>;
+  /** Many writes at once (the resync, benches): each is the same guarded write as write(). */
+  writeMany(projections: readonly CustomerProjection[], order?: number): Promise<WriteResult[]>;
   raiseExpiryFlag(customerId: string, card: CardAtExpiry, at: number, source: FlagSource): Promise<RaiseFlagResult>;
   /** Records that a payment after the card's expiry proved it still pays: the card is not flagged again. */
   honourCard(customerId: string, card: CardAtExpiry, at: number): Promise<HonourResult>;
-  /** Customers whose earliest billed card expires at or before `until`, earliest first, paged. */
+  /**
+   * Customers whose earliest billed card expires at or before `until`, paged: `offset` counts through
+   * the index's shards in shard order, earliest first within each.
+   */
   dueCustomers(until: number, offset: number, limit: number): Promise<DueCustomer[]>;
 }
 
 interface ScriptedRedis extends Redis {
-  subgateWriteSubscriber(hashKey: string, indexKey: string, ...args: string[]): Promise<number>;
-  pipeline(): ReturnType<Redis['pipeline']> & { subgateWriteSubscriber(hashKey: string, indexKey: string, ...args: string[]): unknown };
-  subgateReadByUser(userIndex: string, userId: string, customerPrefix: string): Promise<string[][]>;
+  subgateWriteSubscriber(hashKey: string, indexKey: string, ...args: string[]): Promise<0 | [number, string]>;
+  subgateUserAdd(userIndex: string, userId: string, customerId: string): Promise<number>;
+  subgateUserRemove(userIndex: string, userId: string, customerId: string): Promise<number>;
+  subgateReadInstant(key: string): Promise<string>;
   subgateRaiseFlag(hashKey: string, mark: string, at: string, source: string): Promise<RaiseFlagResult>;
   subgateHonour(hashKey: string, mark: string, at: string): Promise<HonourResult>;
 }
 
-/** The one place the subscriber keys are spelled. */
+const EXPIRY_INDEX = 'idx:card-expiry';
+const USER_INDEX = 'users';
+
+/** The one place the subscriber keys are spelled (the hash-tag rule: key-layout.ts). */
 export function subscriberKeys(prefix: string) {
   return {
-    customerPrefix: `${prefix}:cus:`,
-    userIndex: `${prefix}:users`,
-    expiryIndex: `${prefix}:idx:card-expiry`,
+    customer: (customerId: string) => customerKey(prefix, 'cus', customerId),
+    /** The shard of the expiry index that holds this customer (same slot as its hash). */
+    expiryIndexFor: (customerId: string) => indexKeyFor(prefix, EXPIRY_INDEX, customerId),
+    expiryIndexShards: () => allIndexKeys(prefix, EXPIRY_INDEX),
+    /** The shard of the user index that holds this user. */
+    userIndexFor: (userId: string) => indexKeyFor(prefix, USER_INDEX, userId),
   };
 }
 
@@ -74,21 +98,23 @@ export function createSubscriberStore(deps: { redis: Redis; prefix: string }): S
   const keys = subscriberKeys(deps.prefix);
   const redis = deps.redis as ScriptedRedis;
   if (typeof redis.subgateWriteSubscriber !== 'function') {
-    redis.defineCommand('subgateWriteSubscriber', { numberOfKeys: 3, lua: WRITE_SCRIPT });
-    redis.defineCommand('subgateReadByUser', { numberOfKeys: 1, lua: READ_BY_USER_SCRIPT });
+    redis.defineCommand('subgateWriteSubscriber', { numberOfKeys: 2, lua: WRITE_SCRIPT });
+    redis.defineCommand('subgateUserAdd', { numberOfKeys: 1, lua: USER_ADD_SCRIPT });
+    redis.defineCommand('subgateUserRemove', { numberOfKeys: 1, lua: USER_REMOVE_SCRIPT });
+    redis.defineCommand('subgateReadInstant', { numberOfKeys: 1, lua: READ_INSTANT_SCRIPT });
     redis.defineCommand('subgateRaiseFlag', { numberOfKeys: 1, lua: RAISE_FLAG_SCRIPT });
     redis.defineCommand('subgateHonour', { numberOfKeys: 1, lua: HONOUR_SCRIPT });
   }
-  const hashKey = (customerId: string) => keys.customerPrefix + customerId;
+  const hashKey = keys.customer;
 
-  /** The script's arguments for one projection: three keys, then read_at, doc, user, customer, score, marks to keep. */
-  function writeArgs(projection: CustomerProjection): [string, string, ...string[]] {
+  /** The script's arguments for one projection: two keys, then order, read_at, doc, user, customer, score, marks to keep. */
+  function writeArgs(projection: CustomerProjection, order: number): [string, string, ...string[]] {
     const { expiry_marks: _marks, ...doc } = projection;
     const score = expiryIndexScore(projection);
     return [
       hashKey(projection.customer),
-      keys.expiryIndex,
-      keys.userIndex,
+      keys.expiryIndexFor(projection.customer),
+      String(order),
       String(projection.read_at),
       JSON.stringify(doc),
       projection.user ?? '',
@@ -102,53 +128,58 @@ export function createSubscriberStore(deps: { redis: Redis; prefix: string }): S
     return parseHash(await redis.hgetall(hashKey(customerId)));
   }
 
+  // One command per customer rather than one pipeline: on a cluster they go to different nodes (ioredis
+  // batches those in flight together per node).
+  async function readMany(customerIds: readonly string[]): Promise<SubscriberState[]> {
+    const hashes = await Promise.all(customerIds.map((id) => redis.hgetall(hashKey(id))));
+    return hashes.map(parseHash).filter((state): state is SubscriberState => state !== null);
+  }
+
+  async function write(projection: CustomerProjection, order = projection.read_at * 1000): Promise<WriteResult> {
+    const user = projection.user ?? '';
+    // Before the write: a reader of the user's list must never miss a customer already written for it.
+    if (user !== '') await redis.subgateUserAdd(keys.userIndexFor(user), user, projection.customer);
+    const reply = await redis.subgateWriteSubscriber(...writeArgs(projection, order));
+    if (!Array.isArray(reply)) return 'stale';
+    const previousUser = String(reply[1] ?? '');
+    if (previousUser !== '' && previousUser !== user) {
+      await redis.subgateUserRemove(keys.userIndexFor(previousUser), previousUser, projection.customer);
+    }
+    return 'written';
+  }
+
+  async function readByUser(userId: string): Promise<CustomerProjection[]> {
+    const list = (await redis.hget(keys.userIndexFor(userId), userId)) ?? '';
+    const ids = list.split(' ').filter((id) => id !== '');
+    if (ids.length === 0) return [];
+    // The list is a hint kept in a second step; the customer's own hash says whose it is.
+    return (await readMany(ids)).map((state) => state.projection).filter((p) => p.user === userId);
+  }
+
   return {
     async read(customerId) {
       return (await readState(customerId))?.projection ?? null;
     },
     readState,
-    async readMany(customerIds) {
-      if (customerIds.length === 0) return [];
-      const pipeline = redis.pipeline();
-      for (const id of customerIds) pipeline.hgetall(hashKey(id));
-      const replies = (await pipeline.exec()) ?? [];
-      const states: SubscriberState[] = [];
-      for (const [err, fields] of replies) {
-        if (err) throw err;
-        const state = parseHash(fields as Record<string, string>);
-        if (state) states.push(state);
-      }
-      return states;
-    },
-    async readByUser(userId) {
-      const hashes = await redis.subgateReadByUser(keys.userIndex, userId, keys.customerPrefix);
-      return hashes.map((flat) => parseHash(pairsToRecord(flat))?.projection).filter((p): p is CustomerProjection => !!p);
-    },
-    // Two commands sent together, not a MULTI or a pipeline object: on the API's auto-pipelining
-    // connection they join the same write as every other request's commands (an explicit pipeline
-    // would be a write of its own per request), and either way they cost one round trip.
+    readMany,
+    readByUser,
+    // Commands sent together, not a MULTI or a pipeline object: on the API's auto-pipelining connection
+    // they join the same write as every other request's commands (an explicit pipeline would be a write of
+    // its own per request), and each touches one key, so a cluster routes each to its node.
     async readAlong(customerId, alsoKey) {
       const [customer, also] = await Promise.all([redis.hgetall(hashKey(customerId)), redis.hgetall(alsoKey)]);
       return { projection: parseHash(customer)?.projection ?? null, also };
     },
     async readByUserAlong(userId, alsoKey) {
-      const [hashes, also] = await Promise.all([redis.subgateReadByUser(keys.userIndex, userId, keys.customerPrefix), redis.hgetall(alsoKey)]);
-      const projections = hashes.map((flat) => parseHash(pairsToRecord(flat))?.projection).filter((p): p is CustomerProjection => !!p);
+      const [projections, also] = await Promise.all([readByUser(userId), redis.hgetall(alsoKey)]);
       return { projections, also };
     },
-    async write(projection) {
-      const version = await redis.subgateWriteSubscriber(...writeArgs(projection));
-      return version > 0 ? 'written' : 'stale';
+    async readInstant(customerId) {
+      return Number(await redis.subgateReadInstant(hashKey(customerId)));
     },
-    async writeMany(projections) {
-      if (projections.length === 0) return [];
-      const pipeline = redis.pipeline();
-      for (const projection of projections) pipeline.subgateWriteSubscriber(...writeArgs(projection));
-      const replies = (await pipeline.exec()) ?? [];
-      return replies.map(([err, version]) => {
-        if (err) throw err;
-        return Number(version) > 0 ? 'written' : 'stale';
-      });
+    write,
+    async writeMany(projections, order) {
+      return Promise.all(projections.map((projection) => write(projection, order)));
     },
     async raiseExpiryFlag(customerId, card, at, source) {
       return redis.subgateRaiseFlag(hashKey(customerId), markKey(card), String(at), source);
@@ -157,9 +188,20 @@ export function createSubscriberStore(deps: { redis: Redis; prefix: string }): S
       return redis.subgateHonour(hashKey(customerId), markKey(card), String(at));
     },
     async dueCustomers(until, offset, limit) {
-      const flat = await redis.zrangebyscore(keys.expiryIndex, '-inf', String(until), 'WITHSCORES', 'LIMIT', offset, limit);
+      const shards = keys.expiryIndexShards();
+      const counts = await Promise.all(shards.map((key) => redis.zcount(key, '-inf', String(until))));
       const due: DueCustomer[] = [];
-      for (let i = 0; i + 1 < flat.length; i += 2) due.push({ customerId: flat[i]!, expiresAt: Number(flat[i + 1]) });
+      let skip = offset;
+      for (let shard = 0; shard < SHARDS && due.length < limit; shard++) {
+        const count = counts[shard]!;
+        if (skip >= count) {
+          skip -= count;
+          continue;
+        }
+        const flat = await redis.zrangebyscore(shards[shard]!, '-inf', String(until), 'WITHSCORES', 'LIMIT', skip, limit - due.length);
+        skip = 0;
+        for (let i = 0; i + 1 < flat.length; i += 2) due.push({ customerId: flat[i]!, expiresAt: Number(flat[i + 1]) });
+      }
       return due;
     },
   };
@@ -169,12 +211,6 @@ export function createSubscriberStore(deps: { redis: Redis; prefix: string }): S
 function cardMarkKeys(projection: CustomerProjection): string[] {
   const cards = [projection.default_card, ...projection.subscriptions.map((s) => s.card)];
   return [...new Set(cards.filter((c) => c !== null).map((c) => markKey(c)))];
-}
-
-function pairsToRecord(flat: readonly string[]): Record<string, string> {
-  const record: Record<string, string> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) record[flat[i]!] = flat[i + 1]!;
-  return record;
 }
 
 function parseHash(fields: Record<string, string> | null | undefined): SubscriberState | null {

@@ -12,12 +12,18 @@ import type { EventLedger } from '../store/event-ledger.js';
 import type { StripeEventLike } from '../domain/stripe-shapes.js';
 import { digestEvent } from '../domain/event-digest.js';
 import type { Producers } from '../queues.js';
+import type { ReplicaAck } from '../store/replica-ack.js';
 
 export type AcceptOutcome = 'accepted' | 'duplicate';
 
 export interface AcceptEventDeps {
   ledger: Pick<EventLedger, 'claim' | 'release' | 'markEnqueued'>;
   producers: Pick<Producers, 'stripeEvent'>;
+  /**
+   * REDIS_ACK_REPLICAS: waits until that many replicas hold this connection's writes, before the caller
+   * is told the event is accepted (or a duplicate: the first delivery's writes may not be on them yet).
+   */
+  replicaAck?: Pick<ReplicaAck, 'confirm'>;
 }
 
 export type AcceptEvent = (event: StripeEventLike, receivedAt: number) => Promise<AcceptOutcome>;
@@ -25,7 +31,10 @@ export type AcceptEvent = (event: StripeEventLike, receivedAt: number) => Promis
 export function createEventAcceptor(deps: AcceptEventDeps): AcceptEvent {
   return async function acceptEvent(event, receivedAt) {
     const claim = await deps.ledger.claim(event.id, receivedAt);
-    if (claim === 'enqueued') return 'duplicate';
+    if (claim === 'enqueued') {
+      await deps.replicaAck?.confirm();
+      return 'duplicate';
+    }
     try {
       await deps.producers.stripeEvent({ digest: digestEvent(event), receivedAt });
     } catch (err) {
@@ -33,6 +42,7 @@ export function createEventAcceptor(deps: AcceptEventDeps): AcceptEvent {
       throw err;
     }
     await deps.ledger.markEnqueued(event.id);
+    await deps.replicaAck?.confirm();
     return claim === 'new' ? 'accepted' : 'duplicate';
   };
 }

@@ -22,7 +22,7 @@ export type SyncOutcome = 'written' | 'stale' | 'missing';
 
 export interface CustomerSyncDeps {
   stripe: StripeGateway;
-  store: Pick<SubscriberStore, 'read'>;
+  store: Pick<SubscriberStore, 'read' | 'readInstant'>;
   clock: Clock;
   userIdMetadataKey: string;
   logger: Logger;
@@ -40,7 +40,11 @@ export function createCustomerSync(deps: CustomerSyncDeps): SyncCustomer {
 
   return async function syncCustomer(customerId, options = {}) {
     // The read instant is taken before the first request: anything Stripe changes after it will
-    // arrive as another event and another, later, read.
+    // arrive as another event and another, later, read. Reads are ordered by Redis's clock (the node
+    // holding the customer), which every process shares: a worker whose host clock runs minutes behind
+    // or ahead still orders its reads right against everyone else's. read_at, the instant the
+    // projection states, stays on this process's injected clock.
+    const order = await deps.store.readInstant(customerId);
     const readAt = deps.clock.now();
     let customer;
     try {
@@ -49,7 +53,7 @@ export function createCustomerSync(deps: CustomerSyncDeps): SyncCustomer {
       if (!isStripeMissing(err)) throw err;
       const previous = await deps.store.read(customerId);
       const next = projectMissingCustomer(customerId, readAt, previous);
-      const result = await deps.writeSnapshot(next, previous);
+      const result = await deps.writeSnapshot(next, previous, order);
       log.info({ customerId, result }, 'customer not found in Stripe; recorded as deleted');
       return result === 'written' ? 'missing' : 'stale';
     }
@@ -64,7 +68,7 @@ export function createCustomerSync(deps: CustomerSyncDeps): SyncCustomer {
       previous,
       ...(products ? { products } : {}),
     });
-    const result = await deps.writeSnapshot(projection, previous);
+    const result = await deps.writeSnapshot(projection, previous, order);
     log.debug({ customerId, result, subscriptions: projection.subscriptions.length }, 'customer synced');
     return result;
   };

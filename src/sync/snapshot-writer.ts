@@ -9,15 +9,19 @@ import type { SubscriberStore, WriteResult } from '../store/subscriber-store.js'
 
 export type AfterWrite = (written: { next: CustomerProjection; previous: CustomerProjection | null }) => Promise<void>;
 
-export type WriteSnapshot = (next: CustomerProjection, previous: CustomerProjection | null) => Promise<WriteResult>;
+/**
+ * `order`: when the Stripe read behind `next` began, on the shared clock (SubscriberStore.readInstant, µs);
+ * the guard keeps the latest. Without it the projection's read_at is the order.
+ */
+export type WriteSnapshot = (next: CustomerProjection, previous: CustomerProjection | null, order?: number) => Promise<WriteResult>;
 
 export function createSnapshotWriter(deps: {
   store: Pick<SubscriberStore, 'write'>;
   /** A failure fails the write's caller (a sync job, a resync page), whose retry re-reads and runs it again. */
   afterWrite?: AfterWrite;
 }): WriteSnapshot {
-  return async (next, previous) => {
-    const result = await deps.store.write(next);
+  return async (next, previous, order) => {
+    const result = await deps.store.write(next, order);
     if (result === 'written') await deps.afterWrite?.({ next, previous });
     return result;
   };

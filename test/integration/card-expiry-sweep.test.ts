@@ -18,7 +18,7 @@ const EXPIRES = cardExpiresAt(3, 2027); // 2027-04-01
 describe('card expiry sweep', () => {
   let h: Harness;
   let sink: SmtpSink;
-  const indexKey = () => subscriberKeys(h.prefix).expiryIndex;
+  const indexKey = (customerId: string) => subscriberKeys(h.prefix).expiryIndexFor(customerId);
 
   before(async () => {
     sink = await startSmtpSink();
@@ -78,19 +78,19 @@ describe('card expiry sweep', () => {
 
   test('the index holds only customers whose card is billed, scored by its expiry, and follows every change', async () => {
     const sub = await seedSubscriber(h, { exp_month: 3, exp_year: 2027 });
-    assert.equal(Number(await h.workerRedis.zscore(indexKey(), sub.customerId)), EXPIRES);
+    assert.equal(Number(await h.workerRedis.zscore(indexKey(sub.customerId), sub.customerId)), EXPIRES);
 
     // A new card with a later expiry moves the score.
     const pm = h.stripe.getPaymentMethod(sub.pmId)!;
     h.stripe.putPaymentMethod({ ...pm, card: { ...pm.card, exp_month: 8, exp_year: 2031 } });
     await h.syncCustomer(sub.customerId);
-    assert.equal(Number(await h.workerRedis.zscore(indexKey(), sub.customerId)), cardExpiresAt(8, 2031));
+    assert.equal(Number(await h.workerRedis.zscore(indexKey(sub.customerId), sub.customerId)), cardExpiresAt(8, 2031));
 
     // Canceled: no card is billed any more, so it leaves the index (the sweep never reads it again).
     const s = h.stripe.getSubscription(sub.subscriptionId)!;
     h.stripe.putSubscription({ ...s, status: 'canceled' });
     await h.syncCustomer(sub.customerId);
-    assert.equal(await h.workerRedis.zscore(indexKey(), sub.customerId), null);
+    assert.equal(await h.workerRedis.zscore(indexKey(sub.customerId), sub.customerId), null);
   });
 
   test('a sweep reads only the window: far-off cards are neither read nor planned', async () => {

@@ -12,7 +12,7 @@ import { API_TOKEN, createHarness, type Harness } from '../support/harness.js';
 import { seedSubscriber, replaceCard, settleExpiry } from '../support/card-scenarios.js';
 import { createTestRedis, waitFor } from '../support/redis.js';
 import { createEntitlementClient, createSseParser, EntitlementClientError, type EntitlementClient, type SseMessage } from '@subgate/client';
-import { createEntitlementFeed } from '../../src/store/entitlement-feed.js';
+import { createEntitlementFeed, entitlementStreamKeys } from '../../src/store/entitlement-feed.js';
 import { publishChanges } from '../support/feed-streams.js';
 
 async function listen(server: Server): Promise<string> {
@@ -68,7 +68,7 @@ describe('@subgate/client against the real service', () => {
   };
   const events = (headers: Record<string, string> = {}) =>
     fetch(`${baseUrl}/v1/entitlements/events`, { headers: { Authorization: `Bearer ${API_TOKEN}`, ...headers } });
-  const streamKey = () => `${h.prefix}:entitlement-changes`;
+  const streamKey = () => entitlementStreamKeys(h.prefix).stream;
 
   before(async () => {
     h = await createHarness({ label: 'ent-client', cardExpiry: {}, eventsHeartbeatMs: 100 });

@@ -16,7 +16,7 @@ import { DAY, mailsTo, seedSubscriber, settleExpiry } from '../support/card-scen
 import { createTestRedis, waitFor } from '../support/redis.js';
 import { cardExpiresAt } from '../../src/domain/card-expiry.js';
 import { noticeKey, type NoticeRequest } from '../../src/domain/notice.js';
-import { QUEUE, JOB } from '../../src/queues.js';
+import { QUEUE, JOB, queueOptions } from '../../src/queues.js';
 import { createMailer } from '../../src/adapters/mailer.js';
 import { createNoticeLedger } from '../../src/store/notice-ledger.js';
 import { createSubscriberStore } from '../../src/store/subscriber-store.js';
@@ -75,7 +75,7 @@ describe('notices', () => {
           logger: createSilentLogger(),
         }),
       }),
-      { connection: redis, prefix: h.prefix, concurrency: 8 },
+      { ...queueOptions(redis, h.prefix, QUEUE.notices), concurrency: 8 },
     );
     try {
       // Five jobs for the same notice (e.g. from duplicate events through different paths), two worker processes.

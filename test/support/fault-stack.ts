@@ -5,11 +5,12 @@
  * modules, to check the promises: an acknowledged event is durable (ledger entry, and its
  * stripe-events job or the refresh it caused), every customer's projection catches up with Stripe.
  */
-import type { Redis } from 'ioredis';
 import { createEventLedger, type EventLedger } from '../../src/store/event-ledger.js';
 import { createQueues, type Queues } from '../../src/queues.js';
 import { createSubscriberStore, type SubscriberStore } from '../../src/store/subscriber-store.js';
-import { createTestRedis, startDisposableRedis, uniquePrefix, waitFor, type DisposableRedis } from './redis.js';
+import { Redis } from 'ioredis';
+import { cleanupPrefix, createTestRedis, startDisposableRedis, testClusterNodes, uniquePrefix, waitFor, type DisposableRedis } from './redis.js';
+import { startSentinelGroup, type SentinelGroup } from './redis-topologies.js';
 import { startStripeDouble, type StripeDouble } from './stripe-double.js';
 import { startSmtpSink, type SmtpSink } from './smtp-sink.js';
 import { startSubgate, type EntryKind, type SubgateProcess } from './processes.js';
@@ -28,11 +29,19 @@ export interface FaultStackOptions {
   smtp?: boolean;
   /** Environment for every process started, on top of the defaults below. */
   env?: Record<string, string>;
+  /**
+   * Which Redis: a single server of its own (default); a primary + 2 replicas + 3 sentinels of its own
+   * ('sentinel', every process on REDIS_SENTINELS; `redis.crash()` kills the primary); or the suite's
+   * cluster ('cluster', TEST_REDIS_CLUSTER_NODES, every process on REDIS_CLUSTER_NODES).
+   */
+  topology?: 'single' | 'sentinel' | 'cluster';
 }
 
 export interface FaultStack {
   prefix: string;
   redis: DisposableRedis;
+  /** The primary + replica + sentinels, with topology 'sentinel'. */
+  sentinels: SentinelGroup | null;
   /** The test's own connection (waits through outages) and subgate's stores over it. */
   client: Redis;
   ledger: EventLedger;
@@ -50,15 +59,29 @@ export interface FaultStack {
 
 export async function startFaultStack(options: FaultStackOptions): Promise<FaultStack> {
   const prefix = uniquePrefix(options.label);
-  const redis = await startDisposableRedis({ appendOnly: options.appendOnly ?? false });
+  const topology = options.topology ?? 'single';
+  const sentinels = topology === 'sentinel' ? await startSentinelGroup() : null;
+  const clusterNodes = topology === 'cluster' ? testClusterNodes() : null;
+  if (topology === 'cluster' && !clusterNodes) throw new Error("topology 'cluster' needs TEST_REDIS_CLUSTER_NODES (npm run test:cluster)");
+  const redis = sentinels ? sentinelShim(sentinels) : clusterNodes ? clusterShim(clusterNodes) : await startDisposableRedis({ appendOnly: options.appendOnly ?? false });
   const stripe = await startStripeDouble();
   const smtp = options.smtp ? await startSmtpSink() : null;
-  const client = createTestRedis({ url: redis.url });
+  const client = sentinels
+    ? sentinelClient(sentinels)
+    : clusterNodes
+      ? createTestRedis()
+      : createTestRedis({ url: redis.url });
+  const topologyEnv: Record<string, string> = sentinels
+    ? { REDIS_SENTINELS: sentinels.sentinelAddresses, REDIS_SENTINEL_NAME: sentinels.name }
+    : clusterNodes
+      ? { REDIS_CLUSTER_NODES: clusterNodes }
+      : {};
   const processes: SubgateProcess[] = [];
   const floods: Flood[] = [];
 
   const env = (overrides: Record<string, string> = {}) => ({
     REDIS_URL: redis.url,
+    ...topologyEnv,
     REDIS_KEY_PREFIX: prefix,
     STRIPE_SECRET_KEY: 'sk_test_faults_suite',
     STRIPE_API_BASE: stripe.url,
@@ -78,6 +101,7 @@ export async function startFaultStack(options: FaultStackOptions): Promise<Fault
   return {
     prefix,
     redis,
+    sentinels,
     client,
     ledger: createEventLedger({ redis: client, prefix }),
     queues: createQueues(client, prefix),
@@ -99,10 +123,49 @@ export async function startFaultStack(options: FaultStackOptions): Promise<Fault
     async close() {
       await Promise.all(floods.map((f) => f.stop()));
       await Promise.all(processes.map((p) => p.kill9()));
+      if (clusterNodes) await cleanupPrefix(client, prefix).catch(() => undefined);
       client.disconnect();
       await Promise.allSettled([stripe.close(), smtp?.close(), redis.stop()]);
     },
   };
+}
+
+/** The primary of a sentinel group as a DisposableRedis: crash() is the kill -9 of the primary a failover follows. */
+function sentinelShim(group: SentinelGroup): DisposableRedis {
+  const unsupported = async () => {
+    throw new Error('a sentinel group is not restarted; its replica takes over');
+  };
+  return {
+    url: `redis://127.0.0.1:${group.primary.port}`,
+    port: group.primary.port,
+    stop: () => group.stop(),
+    restart: unsupported,
+    pause: () => undefined,
+    resume: () => undefined,
+    crash: () => group.primary.crash(),
+  };
+}
+
+/** The suite's cluster, which this stack neither starts nor stops (its keys are cleaned up by prefix). */
+function clusterShim(nodes: string): DisposableRedis {
+  const unsupported = async () => {
+    throw new Error("the suite's cluster is not this test's to restart or crash");
+  };
+  const first = nodes.split(',')[0]!;
+  return { url: `redis://${first}`, port: Number(first.split(':')[1]), stop: async () => undefined, restart: unsupported, pause: () => undefined, resume: () => undefined, crash: unsupported };
+}
+
+/** The test's own view through the sentinels: it follows the failover as subgate must. */
+function sentinelClient(group: SentinelGroup): Redis {
+  const client = new Redis({
+    sentinels: group.sentinels.map((s) => ({ host: '127.0.0.1', port: s.port })),
+    name: group.name,
+    maxRetriesPerRequest: null,
+    failoverDetector: true,
+    reconnectOnError: (err) => /READONLY/.test(err.message),
+  });
+  client.on('error', () => {});
+  return client;
 }
 
 /** `count` subscribers in the double (active, a card valid for years), none of them known to subgate yet. */

@@ -190,5 +190,8 @@ export async function publishChanges(feed: EntitlementFeed, count: number, tag: 
     );
     if (results.some((result) => !result.published)) throw new Error('publishChanges: a change was not published');
   }
-  return customers;
+  // Published 500 at a time, so the stream's order among them is the order the appends landed (on a
+  // cluster the customers' slots answer at their own pace): the customers as the stream holds them.
+  const mine = new Set(customers);
+  return (await feed.readChanges(count)).map((change) => change.customer).filter((id) => mine.has(id));
 }

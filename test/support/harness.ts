@@ -23,7 +23,7 @@ import { createMailer, type Mailer } from '../../src/adapters/mailer.js';
 import type { UpdateCardLinks } from '../../src/billing/update-card-links.js';
 import type { PortalSessionBudget } from '../../src/store/billing-link-throttle.js';
 import { buildApi, buildServices, buildWorkers, type Services, type Tuning, type Workers } from '../../src/composition.js';
-import { cleanupPrefix, testRedisUrl, uniquePrefix, waitFor } from './redis.js';
+import { cleanupPrefix, testClusterNodes, testRedisUrl, uniquePrefix, waitFor } from './redis.js';
 import { startStripeDouble, type StripeDouble } from './stripe-double.js';
 import { createTestClock, type TestClock } from './test-clock.js';
 
@@ -73,7 +73,7 @@ export interface HarnessOptions {
   app?: Partial<Omit<AppDeps, 'billing'>>;
   /** Replay and connection limits of GET /v1/entitlements/events (the route's defaults otherwise). */
   events?: EntitlementEventsOptions;
-  /** More environment for the real config (features: ACCESS_FEATURES_SOURCE, ACCESS_FEATURES, ADMIN_TOKEN…). */
+  /** More of the environment config.ts reads (features: ACCESS_FEATURES_SOURCE, ACCESS_FEATURES; ADMIN_TOKEN; REDIS_ACK_REPLICAS…), on top of what the options above set. */
   env?: Record<string, string>;
 }
 
@@ -142,6 +142,7 @@ function harnessConfig(options: HarnessOptions, prefix: string, redisUrl: string
     CARD_EXPIRY_NOTICE_DAYS: (ce?.noticeDays ?? [30, 7]).join(','),
     // Without card expiry asked for, a new card is not pushed to Stripe: those tests count Stripe calls.
     NEW_CARD_RECOVERY: String(ce ? (ce.newCardRecovery ?? true) : false),
+    ...options.env,
   };
   Object.assign(env, options.env ?? {});
   if (ce) {
@@ -161,15 +162,18 @@ export async function createHarness(options: HarnessOptions): Promise<Harness> {
   const prefix = uniquePrefix(options.label);
   const clock = createTestClock(options.clockStart ?? Date.now());
   const logger = options.logger ?? createSilentLogger();
-  const url = options.redisUrl ?? testRedisUrl();
+  // The suite's cluster (test:cluster) unless the test brings a Redis of its own.
+  const clusterNodes = options.redisUrl === undefined ? testClusterNodes() : null;
+  const url = options.redisUrl ?? (clusterNodes ? `redis://${clusterNodes.split(',')[0]}` : testRedisUrl());
   const stripe = await startStripeDouble({ now: () => clock.now() });
-  const apiRedis = createFailFastConnection(url, 'test-api');
+  const config = harnessConfig({ ...options, env: { ...(clusterNodes ? { REDIS_CLUSTER_NODES: clusterNodes } : {}), ...options.env } }, prefix, url, stripe.url);
+  // Made as the entry points make them, from the configuration (a single server or the cluster).
+  const apiRedis = createFailFastConnection(config.redis, 'test-api');
   apiRedis.on('error', () => {});
-  const workerRedis = createWorkerConnection(url, 'test-worker');
+  const workerRedis = createWorkerConnection(config.redis, 'test-worker');
   workerRedis.on('error', () => {});
-  await Promise.all([waitUntilReady(apiRedis), waitUntilReady(workerRedis)]);
+  await Promise.all([waitUntilReady(apiRedis, 15_000), waitUntilReady(workerRedis, 15_000)]);
 
-  const config = harnessConfig(options, prefix, url, stripe.url);
   const ce = options.cardExpiry;
   const tuning: Tuning = {
     noticeRetry: ce?.noticeRetry ?? { attempts: 8, backoffMs: 100 },
@@ -187,7 +191,7 @@ export async function createHarness(options: HarnessOptions): Promise<Harness> {
     redis: apiRedis,
     prefix,
     openBlockingConnection: () => {
-      const connection = createWorkerConnection(url, 'test-events');
+      const connection = createWorkerConnection(config.redis, 'test-events');
       connection.on('error', () => {});
       return connection;
     },

@@ -16,7 +16,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { mastersOf } from '../../src/store/redis-connections.js';
 
 export function testRedisUrl(): string {
   const url = process.env.TEST_REDIS_URL;
@@ -28,6 +29,15 @@ export function testRedisUrl(): string {
     );
   }
   return url;
+}
+
+/**
+ * The Redis Cluster the suite runs against (`npm run test:cluster` sets TEST_REDIS_CLUSTER_NODES to its
+ * seed nodes, `host:port,…`), or null for the single Redis of TEST_REDIS_URL.
+ */
+export function testClusterNodes(): string | null {
+  const nodes = process.env.TEST_REDIS_CLUSTER_NODES?.trim();
+  return nodes ? nodes : null;
 }
 
 /** `t-<label>-<random>`; contains no ':' so it is safe as a BullMQ prefix / key segment. */
@@ -42,8 +52,18 @@ export function uniquePrefix(label: string): string {
  * don't spam stderr; command failures still reject as usual.
  */
 export function createTestRedis(opts: RedisOptions & { url?: string } = {}): Redis {
-  const { url = testRedisUrl(), ...options } = opts;
-  const client = new Redis(url, { maxRetriesPerRequest: null, ...options });
+  const { url, ...options } = opts;
+  const nodes = testClusterNodes();
+  if (url === undefined && nodes) {
+    // On the cluster: a cluster client (typed as Redis, as src/store/redis-connections.ts hands them out).
+    const cluster = new Cluster(
+      nodes.split(',').map((node) => ({ host: node.split(':')[0]!, port: Number(node.split(':')[1]) })),
+      { redisOptions: { maxRetriesPerRequest: null, ...options } },
+    );
+    cluster.on('error', () => {});
+    return cluster as unknown as Redis;
+  }
+  const client = new Redis(url ?? testRedisUrl(), { maxRetriesPerRequest: null, ...options });
   client.on('error', () => {});
   return client;
 }
@@ -52,13 +72,17 @@ export function createTestRedis(opts: RedisOptions & { url?: string } = {}): Red
 export async function cleanupPrefix(redis: Redis, prefix: string): Promise<number> {
   if (!prefix) throw new Error('cleanupPrefix: empty prefix');
   const pattern = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}:*`;
-  let cursor = '0';
   let deleted = 0;
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-    cursor = next;
-    if (keys.length > 0) deleted += await redis.unlink(...keys);
-  } while (cursor !== '0');
+  // SCAN visits one node: on a cluster, every master; keys are unlinked one by one (they span slots).
+  for (const node of mastersOf(redis)) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+      cursor = next;
+      const unlinked = await Promise.all(keys.map((key) => node.unlink(key)));
+      deleted += unlinked.reduce((sum, n) => sum + n, 0);
+    } while (cursor !== '0');
+  }
   return deleted;
 }
 
