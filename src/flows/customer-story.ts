@@ -99,8 +99,10 @@ export function createCustomerStory(deps: {
         });
         if (next.reason === 'card_expired' || next.reason === 'card_expired_grace') await detect(customerId, 'expired');
         if (next.reason === 'payment_failed' || next.reason === 'payment_failed_grace') await detect(customerId, 'failed_payment');
+        // A first publication is a reader seen for the first time, not one coming back: it restores nothing
+        // (the expiring-card job can open that reader's episode before their first answer is published).
         const restored =
-          ENTITLED_CLEANLY.has(next.status) && (previous === null || !ENTITLED_CLEANLY.has(previous.status) || previous.card !== next.card);
+          previous !== null && ENTITLED_CLEANLY.has(next.status) && (!ENTITLED_CLEANLY.has(previous.status) || previous.card !== next.card);
         if (restored) await step(customerId, 'restored');
       });
     },
