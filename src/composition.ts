@@ -163,7 +163,7 @@ export function buildServices(config: Config, clients: SideClients, tuning: Tuni
     budget: createStripeRequestBudget({ redis, prefix, requestsPerSecond: config.stripe.rateLimitPerSecond }),
     ...(tuning.stripeMaxNetworkRetries !== undefined ? { maxNetworkRetries: tuning.stripeMaxNetworkRetries } : {}),
   });
-  const gateway = tracedMethods(createStripeGateway(stripe), 'stripe', ['fetchCustomer', 'listSubscriptions', 'fetchPaymentMethod']);
+  const gateway = tracedMethods(createStripeGateway(stripe), 'stripe', ['fetchCustomer', 'listSubscriptions', 'readCustomer', 'fetchPaymentMethod']);
   const billing = tracedMethods(clients.billing ?? createStripeBilling(stripe), 'stripe', [
     'fetchCard',
     'fetchCharge',

@@ -5,7 +5,6 @@
  */
 import type { Logger } from '../logger.js';
 import type { Clock } from '../domain/projection.js';
-import { isDeletedCustomer } from '../domain/stripe-shapes.js';
 import { projectCustomer, projectMissingCustomer } from '../domain/stripe-projection.js';
 import type { SubscriberStore } from '../store/subscriber-store.js';
 import type { WriteSnapshot } from './snapshot-writer.js';
@@ -32,9 +31,10 @@ export function createCustomerSync(deps: CustomerSyncDeps): SyncCustomer {
     // The read instant is taken before the first request: anything Stripe changes after it will
     // arrive as another event and another, later, read.
     const readAt = deps.clock.now();
-    let customer;
+    let read;
     try {
-      customer = await deps.stripe.fetchCustomer(customerId);
+      // One request for a customer with a subscription (the list carries the customer), two without.
+      read = await deps.stripe.readCustomer(customerId);
     } catch (err) {
       if (!isStripeMissing(err)) throw err;
       const previous = await deps.store.read(customerId);
@@ -43,7 +43,7 @@ export function createCustomerSync(deps: CustomerSyncDeps): SyncCustomer {
       log.info({ customerId, result }, 'customer not found in Stripe; recorded as deleted');
       return result === 'written' ? 'missing' : 'stale';
     }
-    const subscriptions = isDeletedCustomer(customer) ? [] : await deps.stripe.listSubscriptions(customerId);
+    const { customer, subscriptions } = read;
     const previous = await deps.store.read(customerId);
     const projection = projectCustomer({
       customer,

@@ -49,10 +49,11 @@ describe('access-changing events jump the queue', () => {
       message: 'the cancellation to reach the answer',
     });
 
-    // One customer read per refresh: the target's came after at most the refreshes already running or
-    // due when its event was routed (4 workers), not after the backlog.
-    const reads = h.stripe.requests.filter((r) => r.method === 'GET' && r.path.startsWith('/v1/customers/')).map((r) => r.path);
-    const targetAt = reads.indexOf(`/v1/customers/${target.customer.id}`);
+    // One subscription list per refresh (each carries its customer): their order is the refreshes' order.
+    // The target's came after at most the refreshes already running or due when its event was routed
+    // (4 workers), not after the backlog.
+    const reads = h.stripe.requests.filter((r) => r.method === 'GET' && r.path === '/v1/subscriptions').map((r) => String(r.query.customer));
+    const targetAt = reads.indexOf(target.customer.id);
     assert.ok(targetAt >= 0, 'the target was refreshed');
     assert.ok(targetAt <= 8, `routine refreshes before the cancellation's: ${targetAt}`);
     assert.ok(reads.length < ROUTINE / 2, `the backlog was still being worked through (${reads.length} refreshes ran)`);
