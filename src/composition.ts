@@ -195,7 +195,11 @@ export function buildServices(config: Config, clients: SideClients, tuning: Tuni
   const writeSnapshot: WriteSnapshot = (next, previous) =>
     withSpan('projection write', { 'subgate.customer': next.customer }, () => writeGuarded(next, previous));
   const syncCustomer = createCustomerSync({ stripe: gateway, store, clock, userIdMetadataKey: config.userIdMetadataKey, logger, writeSnapshot });
-  const acceptEvent = createEventAcceptor({ ledger, producers });
+  const acceptEvent = createEventAcceptor({
+    ledger,
+    producers,
+    onConfirmFailed: (eventId, err) => logger.warn({ eventId, reason: err instanceof Error ? err.message : String(err) }, 'event queued; its ledger confirmation failed (the next delivery re-enqueues it)'),
+  });
 
   const lists = createStripeLists(stripe);
   const resyncStore = createResyncStore({ redis, prefix });
