@@ -14,11 +14,8 @@ import { join } from 'node:path';
 import { startDisposableRedis } from '../test/support/redis.js';
 import { Redis } from 'ioredis';
 import { waitUntilReady } from '../src/store/redis-connections.js';
-import { JOB, createOpsQueues, createProducers, createQueues } from '../src/queues.js';
-import { systemClock } from '../src/runtime.js';
-import { digestEvent } from '../src/domain/event-digest.js';
-import type { StripeEventLike } from '../src/domain/stripe-shapes.js';
-import { startStripeDouble } from '../test/support/stripe-double.js';
+import { createQueues } from '../src/queues.js';
+import { measureAllInOne } from './lib/all-in-one.js';
 import { measureAccessLane } from './lib/access-lane.js';
 import { measureRenewalBudget } from './lib/renewal-budget.js';
 import { makeCustomers, signedEventPool, type SignedEvent } from './lib/fixtures.js';
@@ -44,6 +41,8 @@ const S = {
   backlog: quick ? 5000 : 20_000,
   /** The all-in-one figure's backlog: enough that its workers are still draining when the turns end. */
   allInOneBacklog: quick ? 20_000 : 60_000,
+  /** Its Stripe budget: `npm start`'s default, STRIPE_API_RATE_LIMIT=20 (the figure notes it). */
+  allInOneStripeRate: 20,
   burst: 50,
   memorySample: 1000,
   /** Sizes the pre-signed webhook pools: no server here takes this many events per second. */
@@ -204,40 +203,22 @@ async function main(): Promise<void> {
     // `npm start`: the API and the workers in one process, a backlog queued for them and the sweep due, the
     // entitlement check at the fixed rate beside B2, taking turns as above.
     log(`all-in-one (npm start): GET at ${S.fixedRate} req/s while the workers drain a ${S.allInOneBacklog}-event backlog and the sweep runs, beside B2`);
-    const allInOne = await (async () => {
-      const stripe = await startStripeDouble();
-      const queues = createQueues(redis, PREFIX);
-      const opsQueues = createOpsQueues(redis, PREFIX);
-      const producers = createProducers({ queues, opsQueues, clock: systemClock, debounceMs: 0 });
-      const started: ServerProcess[] = [];
-      try {
-        for (const c of customers) {
-          stripe.putCustomer(c.customer);
-          stripe.putPaymentMethod(c.paymentMethod);
-          for (const sub of c.subscriptions) stripe.putSubscription(sub);
-        }
-        const backlog = signedEventPool(S.allInOneBacklog, ids, 'whsec_unused', 'aio').map((e) => JSON.parse(e.payload) as StripeEventLike);
-        for (let i = 0; i < backlog.length; i += 500) {
-          await Promise.all(backlog.slice(i, i + 500).map((event) => producers.stripeEvent({ digest: digestEvent(event), receivedAt: Date.now() })));
-        }
-        await queues.cardExpiry.add(JOB.expirySweep, { requestedBy: 'bench' });
-        const b2s = await startServer('b2-express-hgetall', { env });
-        started.push(b2s);
-        const aio = await startServer('subgate-all-in-one', { env: { ...env, STRIPE_API_BASE: stripe.url }, ...(profile ? { cpuProfileDir } : {}) });
-        started.push(aio);
-        await aio.request('loop');
-        const turns = await interleaved([get(b2s, S.fixedRate), get(aio, S.fixedRate)], rounds);
-        const loop = await aio.request<{ p50Ms: number; p99Ms: number; maxMs: number }>('loop');
-        const left = Object.values(await queues.stripeEvents.getJobCounts('waiting', 'prioritized', 'delayed', 'active')).reduce((a, b) => a + b, 0);
-        const b2 = record(`GET ${b2s.name} at fixed rate, beside the all-in-one`, b2s.name, turns.get(`${b2s.name}@rate`)!, S.fixedRate);
-        const ent = record(`GET ${aio.name} at fixed rate (backlog draining, sweep due)`, aio.name, turns.get(`${aio.name}@rate`)!, S.fixedRate);
-        return { b2, ent, loop, left };
-      } finally {
-        for (const server of started) await server.stop();
-        await Promise.all([queues.close(), opsQueues.close()]);
-        await stripe.close();
-      }
-    })();
+    const aio = await measureAllInOne({
+      redis,
+      prefix: PREFIX,
+      env,
+      customers,
+      backlog: S.allInOneBacklog,
+      stripeRequestsPerSecond: S.allInOneStripeRate,
+      contender: (server) => get(server, S.fixedRate),
+      rounds,
+      ...(profile ? { cpuProfileDir } : {}),
+    });
+    const allInOne = {
+      ...aio,
+      b2: record('GET b2-express-hgetall at fixed rate, beside the all-in-one', 'b2-express-hgetall', aio.b2, S.fixedRate),
+      ent: record('GET subgate-all-in-one at fixed rate (backlog draining, sweep due)', 'subgate-all-in-one', aio.ent, S.fixedRate),
+    };
     log(`all-in-one: event-loop delay p99 ${allInOne.loop.p99Ms.toFixed(1)} ms, max ${allInOne.loop.maxMs.toFixed(1)} ms; ${allInOne.left} event jobs still queued at the end`);
     if (allInOne.left === 0) notes.push('All-in-one: the backlog was drained before the measurement ended; raise the backlog for this figure.');
     await deletePrefix(redis, `${PREFIX}:stripe-events`);
@@ -333,7 +314,7 @@ async function main(): Promise<void> {
       compared({ id: 'entitlement_p99_fixed', figure: `Entitlement p99 at ${S.fixedRate} req/s offered, API alone`, value: entFixed.p99, unit: 'ms', baseline: { name: `B2 at ${S.fixedRate}`, value: b2Fixed.p99 }, atMost: 1.0, target: '≤ 1.0 × B2' }),
       compared({
         id: 'all_in_one_p99_fixed',
-        figure: `Entitlement p99 at ${S.fixedRate} req/s offered, all-in-one (\`npm start\`: workers draining a ${S.allInOneBacklog.toLocaleString('en-US')}-event backlog, the sweep queued)`,
+        figure: `Entitlement p99 at ${S.fixedRate} req/s offered, all-in-one (\`npm start\`: workers draining a ${S.allInOneBacklog.toLocaleString('en-US')}-event backlog at STRIPE_API_RATE_LIMIT=${S.allInOneStripeRate}, the sweep queued)`,
         value: allInOne.ent.p99,
         unit: 'ms',
         baseline: { name: `B2 at ${S.fixedRate}, same turns`, value: allInOne.b2.p99 },
