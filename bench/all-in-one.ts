@@ -43,7 +43,7 @@ try {
     ...(process.argv.includes('--profile') ? { cpuProfileDir: join(REPO_ROOT, 'bench', 'tmp', 'profiles') } : {}),
   });
   console.log(
-    `B2: p50 ${f.b2.p50} ms p99 ${f.b2.p99} ms; all-in-one: p50 ${f.ent.p50} ms p99 ${f.ent.p99} ms (${(f.ent.p99 / f.b2.p99).toFixed(2)}x); loop p99 ${f.loop.p99Ms.toFixed(1)} ms max ${f.loop.maxMs.toFixed(1)} ms; ${f.left} event jobs left`,
+    `B2: p50 ${f.b2.p50} ms p99 ${f.b2.p99} ms; all-in-one: p50 ${f.ent.p50} ms p99 ${f.ent.p99} ms (${(f.ent.p99 / f.b2.p99).toFixed(2)}x); loop p99 ${f.loop.p99Ms.toFixed(1)} ms max ${f.loop.maxMs.toFixed(1)} ms; ${f.left} event and refresh jobs left`,
   );
 } finally {
   redis.disconnect();

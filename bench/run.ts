@@ -219,7 +219,7 @@ async function main(): Promise<void> {
       b2: record('GET b2-express-hgetall at fixed rate, beside the all-in-one', 'b2-express-hgetall', aio.b2, S.fixedRate),
       ent: record('GET subgate-all-in-one at fixed rate (backlog draining, sweep due)', 'subgate-all-in-one', aio.ent, S.fixedRate),
     };
-    log(`all-in-one: event-loop delay p99 ${allInOne.loop.p99Ms.toFixed(1)} ms, max ${allInOne.loop.maxMs.toFixed(1)} ms; ${allInOne.left} event jobs still queued at the end`);
+    log(`all-in-one: event-loop delay p99 ${allInOne.loop.p99Ms.toFixed(1)} ms, max ${allInOne.loop.maxMs.toFixed(1)} ms; ${allInOne.left} event and refresh jobs still queued at the end`);
     if (allInOne.left === 0) notes.push('All-in-one: the backlog was drained before the measurement ended; raise the backlog for this figure.');
     await deletePrefix(redis, `${PREFIX}:stripe-events`);
     await deletePrefix(redis, `${PREFIX}:customer-sync`);
@@ -320,7 +320,7 @@ async function main(): Promise<void> {
         baseline: { name: `B2 at ${S.fixedRate}, same turns`, value: allInOne.b2.p99 },
         atMost: 1.0,
         target: '≤ 1.0 × B2',
-        note: `its event-loop delay over the turns (monitorEventLoopDelay, 5 ms resolution): p50 ${allInOne.loop.p50Ms.toFixed(1)} ms, p99 ${allInOne.loop.p99Ms.toFixed(1)} ms, max ${allInOne.loop.maxMs.toFixed(1)} ms; ${allInOne.left.toLocaleString('en-US')} event jobs still queued at the end`,
+        note: `its event-loop delay over the turns (monitorEventLoopDelay, 5 ms resolution): p50 ${allInOne.loop.p50Ms.toFixed(1)} ms, p99 ${allInOne.loop.p99Ms.toFixed(1)} ms, max ${allInOne.loop.maxMs.toFixed(1)} ms; ${allInOne.left.toLocaleString('en-US')} event and refresh jobs still queued at the end`,
       }),
       compared({ id: 'webhook_rps', figure: 'Webhook ingest, distinct signed ~3 KB events', value: hook.rps, unit: 'req/s', baseline: { name: 'B4', value: b4.rps }, atLeast: 1.0, target: '≥ 1.0 × B4' }),
       compared({ id: 'webhook_p99', figure: 'Webhook ingest p99, full load', value: hook.p99, unit: 'ms', baseline: { name: 'B4', value: b4.p99 }, atMost: 1.2, target: '≤ 1.2 × B4' }),

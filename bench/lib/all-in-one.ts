@@ -18,6 +18,7 @@ export interface AllInOneFigures {
   b2: LoadResult;
   ent: LoadResult;
   loop: { p50Ms: number; p99Ms: number; maxMs: number };
+  /** Jobs still queued in stripe-events and customer-sync when the turns ended. */
   left: number;
 }
 
@@ -60,7 +61,9 @@ export async function measureAllInOne(s: {
     const aioc = s.contender(aio);
     const turns = await interleaved([b2c, aioc], s.rounds);
     const loop = await aio.request<{ p50Ms: number; p99Ms: number; maxMs: number }>('loop');
-    const left = Object.values(await queues.stripeEvents.getJobCounts('waiting', 'prioritized', 'delayed', 'active')).reduce((a, b) => a + b, 0);
+    // Events still to route and refreshes still to run (paced by the Stripe budget): the backlog in flight.
+    const counts = await Promise.all([queues.stripeEvents, queues.customerSync].map((q) => q.getJobCounts('waiting', 'prioritized', 'delayed', 'active')));
+    const left = counts.flatMap((c) => Object.values(c)).reduce((a, b) => a + b, 0);
     return { b2: turns.get(b2c.label)!, ent: turns.get(aioc.label)!, loop, left };
   } finally {
     for (const server of started) await server.stop();
