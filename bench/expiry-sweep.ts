@@ -9,11 +9,13 @@
  *   npm run bench:sweep -- 10000                 one scale (subscriber count)
  *   npm run bench:sweep -- --stub                re-read Stripe from an in-process stub instead
  *   npm run bench:sweep -- --concurrency=8       card-expiry worker concurrency (default 64)
+ *   npm run bench:sweep -- --profile             a `--cpu-prof` of the sweep process in bench/tmp/profiles
  */
+import { join } from 'node:path';
 import { startDisposableRedis, type DisposableRedis } from '../test/support/redis.js';
 import { SWEEP_EXPIRED, describeSweep, sweepProblems, type SweepFigures } from './lib/expiry-sweep.js';
 import { runExpirySweep } from './lib/sweep-runner.js';
-import { buildServers } from './lib/server-process.js';
+import { buildServers, REPO_ROOT } from './lib/server-process.js';
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
@@ -33,7 +35,14 @@ async function main(): Promise<void> {
     const rows: SweepFigures[] = [];
     for (const subscribers of plan) {
       console.error(`expiry sweep: ${subscribers.toLocaleString('en-US')} subscribers`);
-      const figures = await runExpirySweep({ redisUrl: url, subscribers, stripe, concurrency, timeoutMs: 120_000 });
+      const figures = await runExpirySweep({
+        redisUrl: url,
+        subscribers,
+        stripe,
+        concurrency,
+        timeoutMs: 120_000,
+        ...(args.includes('--profile') ? { cpuProfileDir: join(REPO_ROOT, 'bench', 'tmp', 'profiles') } : {}),
+      });
       rows.push(figures);
       problems.push(...sweepProblems(figures));
       console.log(describeSweep(figures));

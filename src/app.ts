@@ -76,7 +76,20 @@ export function buildApp(deps: AppDeps): SubgateApp {
   });
   // Also routed in Express (HEAD, the route table the OpenAPI test walks); GETs take the fast path.
   app.use(createEntitlementsRouter(entitlements));
-  // Request ids and access logs for everything below; the entitlement hot path above pays nothing.
+  // Stripe's deliveries: counted by outcome in the metrics and logged when refused or duplicated (the error
+  // middleware, the route itself), but no access-log line each: at Stripe's delivery rates that line was
+  // the largest cost of an accepted event after Redis.
+  app.use(
+    createWebhookRouter({
+      webhookSecrets: deps.webhookSecrets,
+      acceptEvent: deps.acceptEvent,
+      ...(deps.webhookRedisDeadlineMs ? { redisDeadlineMs: deps.webhookRedisDeadlineMs } : {}),
+      clock: deps.clock,
+      logger: deps.logger,
+      ...(deps.metrics ? { onOutcome: deps.metrics.recordWebhook, onApiVersion: deps.metrics.recordWebhookApiVersion } : {}),
+    }),
+  );
+  // Request ids and access logs for everything below; the entitlement hot path and the webhook above pay nothing.
   app.use(createRequestLog(deps.logger));
   app.use(createOpenApiRouter());
   // Not the fast path's: that one matches the exact path '/v1/entitlements' only.
@@ -90,16 +103,6 @@ export function buildApp(deps: AppDeps): SubgateApp {
   );
   if (deps.metrics) app.use(createMetricsRouter(deps.metrics, { token: deps.metricsToken }));
   if (deps.billing) app.use(createBillingRouter(deps.billing));
-  app.use(
-    createWebhookRouter({
-      webhookSecrets: deps.webhookSecrets,
-      acceptEvent: deps.acceptEvent,
-      ...(deps.webhookRedisDeadlineMs ? { redisDeadlineMs: deps.webhookRedisDeadlineMs } : {}),
-      clock: deps.clock,
-      logger: deps.logger,
-      ...(deps.metrics ? { onOutcome: deps.metrics.recordWebhook, onApiVersion: deps.metrics.recordWebhookApiVersion } : {}),
-    }),
-  );
   if (deps.admin) app.use(createAdminRouter(deps.admin));
   app.use(() => {
     throw new NotFoundError('No such route.');

@@ -178,7 +178,7 @@ export function buildServices(config: Config, clients: SideClients, tuning: Tuni
     budget: createStripeRequestBudget({ redis, prefix, requestsPerSecond: config.stripe.rateLimitPerSecond }),
     ...(tuning.stripeMaxNetworkRetries !== undefined ? { maxNetworkRetries: tuning.stripeMaxNetworkRetries } : {}),
   });
-  const gateway = tracedMethods(createStripeGateway(stripe), 'stripe', ['fetchCustomer', 'listSubscriptions', 'fetchPaymentMethod']);
+  const gateway = tracedMethods(createStripeGateway(stripe), 'stripe', ['fetchCustomer', 'listSubscriptions', 'readCustomer', 'fetchPaymentMethod']);
   const billing = tracedMethods(clients.billing ?? createStripeBilling(stripe), 'stripe', [
     'fetchCard',
     'fetchCharge',
@@ -227,6 +227,7 @@ export function buildServices(config: Config, clients: SideClients, tuning: Tuni
     ledger,
     producers,
     ...(config.redis.ackReplicas > 0 ? { replicaAck: createReplicaAck({ redis, replicas: config.redis.ackReplicas, timeoutMs: config.redis.ackTimeoutMs }) } : {}),
+    onConfirmFailed: (eventId, err) => logger.warn({ eventId, reason: err instanceof Error ? err.message : String(err) }, 'event queued; its ledger confirmation failed (the next delivery re-enqueues it)'),
   });
 
   const lists = createStripeLists(stripe);

@@ -9,6 +9,7 @@ import type { Redis } from 'ioredis';
 import type { Clock } from './domain/projection.js';
 import { noticeKey } from './domain/notice.js';
 import type { Urgency } from './domain/event-routing.js';
+import { laneOf, type EventLane } from './domain/event-lanes.js';
 import type { StripeEventLike } from './domain/stripe-shapes.js';
 import type { EventDigest } from './domain/event-digest.js';
 import type { ExpirySignal } from './domain/expiry-signals.js';
@@ -121,7 +122,18 @@ export type CardExpiryJobData = CardJobData | PastDueGraceEndJobData | GrantEndJ
 export type NoticeJobData = NoticeRequest & { trace?: TraceCarrier };
 
 /** BullMQ priorities: lower runs first; 0 would mean "no priority" and run after none of these. */
-export const PRIORITY = { accessChanging: 1, routine: 5 } as const;
+export const PRIORITY = { accessChanging: 1, routine: 5, idle: 10 } as const;
+
+/**
+ * The stripe-events job's priority, by the lane of its event: an access-changing event queued behind
+ * thousands of routine ones is routed (and its refresh queued, at its own priority) first. Every event
+ * job carries one: BullMQ takes jobs without a priority before all prioritized ones.
+ */
+export const EVENT_LANE_PRIORITY: Readonly<Record<EventLane, number>> = {
+  access: PRIORITY.accessChanging,
+  routine: PRIORITY.routine,
+  idle: PRIORITY.idle,
+};
 
 const DAY_MS = 86_400_000;
 
@@ -330,7 +342,11 @@ export function createProducers(deps: {
   const { queues, opsQueues, clock } = deps;
   return {
     async stripeEvent(data) {
-      await queues.stripeEvents.add(JOB.stripeEvent, { ...data, ...traceField() }, { ...STRIPE_EVENT_JOB_OPTIONS, jobId: data.digest.id });
+      await queues.stripeEvents.add(JOB.stripeEvent, { ...data, ...traceField() }, {
+        ...STRIPE_EVENT_JOB_OPTIONS,
+        jobId: data.digest.id,
+        priority: EVENT_LANE_PRIORITY[laneOf(data.digest)],
+      });
     },
     async refresh(customerId, reason, urgency, eventId) {
       const priority = urgency === 'access' ? PRIORITY.accessChanging : PRIORITY.routine;

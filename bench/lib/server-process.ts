@@ -18,9 +18,10 @@ export type ServerName =
   | 'b4-naive-webhook'
   | 'subgate-api'
   | 'subgate-workers'
-  | 'subgate-sweep';
+  | 'subgate-sweep'
+  | 'subgate-all-in-one';
 
-const SERVERS: ServerName[] = ['b1-express-const', 'b2-express-hgetall', 'b3-http-hgetall', 'b4-naive-webhook', 'subgate-api', 'subgate-workers', 'subgate-sweep'];
+const SERVERS: ServerName[] = ['b1-express-const', 'b2-express-hgetall', 'b3-http-hgetall', 'b4-naive-webhook', 'subgate-api', 'subgate-workers', 'subgate-sweep', 'subgate-all-in-one'];
 
 /** Compiles bench/servers with the repo's own compiler; type errors elsewhere in the tree only warn. */
 export function buildServers(): void {

@@ -96,7 +96,8 @@ export async function measureWorkers(s: WorkerSettings): Promise<WorkerFigures> 
       stripe.resetRequests();
       await enqueue(parse(signedEventPool(s.burst, [target], 'whsec_unused', 'burst')));
       const burst = await workers.request<DrainReply>('drain', { expectedEvents: s.backlog + s.burst, timeoutMs: 30_000 }, 40_000);
-      const burstCustomerRetrieves = stripe.count({ method: 'GET', path: `/v1/customers/${target}` });
+      // A refresh opens with the customer's subscription list (the customer rides along, expanded).
+      const burstCustomerRetrieves = stripe.count((r) => r.method === 'GET' && r.path === '/v1/subscriptions' && r.query.customer === target);
 
       return {
         backlog: s.backlog,

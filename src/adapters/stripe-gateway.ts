@@ -1,6 +1,7 @@
 /**
  * The Stripe API as subgate reads it: one customer with its default payment method and default source,
- * and all of that customer's subscriptions with theirs, expanded so a refresh is two requests.
+ * and all of that customer's subscriptions with theirs. A refresh asks for both in one request where it
+ * can (readCustomer below): the subscription list with each subscription's customer expanded.
  * `STRIPE_API_BASE` points the SDK at another host (a local test double) through its host/port/protocol.
  * Every client sends through the shared request budget (stripe-http-client.ts).
  */
@@ -20,12 +21,27 @@ export interface StripeGateway {
   /** Throws StripeMissingError on 404. */
   fetchCustomer(customerId: string): Promise<StripeCustomerLike | StripeDeletedCustomerLike>;
   listSubscriptions(customerId: string): Promise<StripeSubscriptionLike[]>;
+  /**
+   * The customer and all its subscriptions, as fetchCustomer + listSubscriptions read them: one request
+   * when the customer has a subscription (each one carries its customer, expanded), two when it has none
+   * (or is deleted). Throws StripeMissingError on 404.
+   */
+  readCustomer(customerId: string): Promise<CustomerRead>;
   fetchPaymentMethod(paymentMethodId: string): Promise<StripePaymentMethodLike>;
   /** Throws StripeMissingError on 404. */
   fetchProduct(productId: string): Promise<StripeProductLike>;
   /** The Entitlements features attached to a product (all pages). */
   listProductFeatures(productId: string): Promise<StripeProductFeatureLike[]>;
 }
+
+export interface CustomerRead {
+  customer: StripeCustomerLike | StripeDeletedCustomerLike;
+  /** Empty for a deleted customer. */
+  subscriptions: StripeSubscriptionLike[];
+}
+
+const CUSTOMER_EXPAND = ['invoice_settings.default_payment_method', 'default_source'];
+const SUBSCRIPTION_EXPAND = ['default_payment_method', 'default_source', 'latest_invoice'];
 
 export interface StripeClientSettings {
   secretKey: string;
@@ -81,22 +97,36 @@ export function isStripePermanent(err: unknown): boolean {
 }
 
 export function createStripeGateway(stripe: Stripe): StripeGateway {
+  const fetchCustomer = async (customerId: string) => {
+    const customer = await stripe.customers.retrieve(customerId, { expand: CUSTOMER_EXPAND });
+    return customer as unknown as StripeCustomerLike | StripeDeletedCustomerLike;
+  };
+  const listSubscriptions = async (customerId: string, withCustomer = false) => {
+    const list = stripe.subscriptions.list({
+      customer: customerId,
+      status: 'all',
+      limit: 100,
+      // Four levels at most (Stripe's limit): data.customer.invoice_settings.default_payment_method is four.
+      expand: [...SUBSCRIPTION_EXPAND, ...(withCustomer ? ['customer', ...CUSTOMER_EXPAND.map((p) => `customer.${p}`)] : [])].map((p) => `data.${p}`),
+    });
+    const subscriptions = await list.autoPagingToArray({ limit: 10_000 });
+    return subscriptions as unknown as StripeSubscriptionLike[];
+  };
   return {
-    async fetchCustomer(customerId) {
-      const customer = await stripe.customers.retrieve(customerId, {
-        expand: ['invoice_settings.default_payment_method', 'default_source'],
-      });
-      return customer as unknown as StripeCustomerLike | StripeDeletedCustomerLike;
-    },
-    async listSubscriptions(customerId) {
-      const list = stripe.subscriptions.list({
-        customer: customerId,
-        status: 'all',
-        limit: 100,
-        expand: ['data.default_payment_method', 'data.default_source', 'data.latest_invoice'],
-      });
-      const subscriptions = await list.autoPagingToArray({ limit: 10_000 });
-      return subscriptions as unknown as StripeSubscriptionLike[];
+    fetchCustomer,
+    listSubscriptions: (customerId) => listSubscriptions(customerId),
+    async readCustomer(customerId) {
+      const subscriptions = await listSubscriptions(customerId, true);
+      const carried = subscriptions[0]?.customer as unknown;
+      if (typeof carried === 'object' && carried !== null && (carried as { id?: unknown }).id === customerId) {
+        const customer = carried as StripeCustomerLike | StripeDeletedCustomerLike;
+        if ('deleted' in customer && customer.deleted) return { customer, subscriptions: [] };
+        // Each subscription keeps its customer as the id it always had: the projection reads it so.
+        return { customer, subscriptions: subscriptions.map((s) => ({ ...s, customer: customerId })) };
+      }
+      // No subscription to carry it (or a customer not expanded): the customer on its own.
+      const customer = await fetchCustomer(customerId);
+      return { customer, subscriptions: 'deleted' in customer && customer.deleted ? [] : subscriptions };
     },
     async fetchPaymentMethod(paymentMethodId) {
       return (await stripe.paymentMethods.retrieve(paymentMethodId)) as unknown as StripePaymentMethodLike;

@@ -114,7 +114,7 @@ async function eventDone(job: Job<StripeEventJobData>, story: CustomerStory): Pr
   const carried = ('digest' in job.data ? job.data.digest : job.data.event) as { id?: string; type?: string };
   await story.record(result.customerId, {
     kind: 'event',
-    text: `Stripe event ${carried.type ?? '?'} received: refresh requested`,
+    text: `Stripe event ${carried.type ?? '?'} received: ${result.outcome === 'refresh_covered' ? 'its companion event asks for the refresh' : 'refresh requested'}`,
     fields: { event: carried.id ?? null, type: carried.type ?? null, received_at: iso(job.data.receivedAt), outcome: result.outcome ?? null },
     ...(typeof job.data.receivedAt === 'number' ? { at: job.data.receivedAt } : {}),
   });

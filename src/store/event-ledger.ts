@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
 
 const LEDGER_TTL_MS = 30 * 24 * 60 * 60 * 1000;
 
-export type EventOutcome = 'enqueued' | 'duplicate' | 'applied' | 'ignored' | 'no_customer';
+export type EventOutcome = 'enqueued' | 'duplicate' | 'applied' | 'covered' | 'ignored' | 'no_customer';
 
 export type ClaimState = 'new' | 'pending' | 'enqueued';
 

@@ -1,7 +1,7 @@
 /**
  * acceptEvent: the one way a Stripe event enters subgate, whether a webhook delivered it or missed-event
  * recovery found it in Stripe's event list. Claims the id in the ledger, enqueues it under the event id,
- * then confirms the claim. If the enqueue fails the claim is undone, so the next delivery (Stripe's
+ * then confirms the claim (without holding the caller for it). If the enqueue fails the claim is undone, so the next delivery (Stripe's
  * retry, the next recovery run) is accepted. A claim never confirmed (the process died between claim and
  * enqueue) is enqueued again by the next delivery: BullMQ's job id keeps that from making a second job
  * while the first exists, and a re-run of an event is harmless (it only asks for a refresh).
@@ -24,6 +24,8 @@ export interface AcceptEventDeps {
    * is told the event is accepted (or a duplicate: the first delivery's writes may not be on them yet).
    */
   replicaAck?: Pick<ReplicaAck, 'confirm'>;
+  /** A confirmation that did not land (the claim stays pending; see above); optional, for the log. */
+  onConfirmFailed?: (eventId: string, err: unknown) => void;
 }
 
 export type AcceptEvent = (event: StripeEventLike, receivedAt: number) => Promise<AcceptOutcome>;
@@ -41,7 +43,12 @@ export function createEventAcceptor(deps: AcceptEventDeps): AcceptEvent {
       if (claim === 'new') await deps.ledger.release(event.id, receivedAt).catch(() => undefined);
       throw err;
     }
-    await deps.ledger.markEnqueued(event.id);
+    // The event is queued: that is what the 2xx promises. The confirmation only spares later deliveries a
+    // re-enqueue (a no-op by job id while the job lives), so the answer does not wait a round trip for it;
+    // it is sent now, after the enqueue, and one that fails leaves the claim pending, which the next
+    // delivery re-enqueues exactly as after a crash between the two.
+    deps.ledger.markEnqueued(event.id).catch((err: unknown) => deps.onConfirmFailed?.(event.id, err));
+    // Sent after the confirmation on the same connection, WAIT covers it too.
     await deps.replicaAck?.confirm();
     return claim === 'new' ? 'accepted' : 'duplicate';
   };

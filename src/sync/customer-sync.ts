@@ -5,7 +5,6 @@
  */
 import type { Logger } from '../logger.js';
 import type { Clock } from '../domain/projection.js';
-import { isDeletedCustomer } from '../domain/stripe-shapes.js';
 import { projectCustomer, projectMissingCustomer } from '../domain/stripe-projection.js';
 import type { SubscriberStore } from '../store/subscriber-store.js';
 import type { WriteSnapshot } from './snapshot-writer.js';
@@ -46,9 +45,10 @@ export function createCustomerSync(deps: CustomerSyncDeps): SyncCustomer {
     // projection states, stays on this process's injected clock.
     const order = await deps.store.readInstant(customerId);
     const readAt = deps.clock.now();
-    let customer;
+    let read;
     try {
-      customer = await deps.stripe.fetchCustomer(customerId);
+      // One request for a customer with a subscription (the list carries the customer), two without.
+      read = await deps.stripe.readCustomer(customerId);
     } catch (err) {
       if (!isStripeMissing(err)) throw err;
       const previous = await deps.store.read(customerId);
@@ -57,7 +57,7 @@ export function createCustomerSync(deps: CustomerSyncDeps): SyncCustomer {
       log.info({ customerId, result }, 'customer not found in Stripe; recorded as deleted');
       return result === 'written' ? 'missing' : 'stale';
     }
-    const subscriptions = isDeletedCustomer(customer) ? [] : await deps.stripe.listSubscriptions(customerId);
+    const { customer, subscriptions } = read;
     const previous = await deps.store.read(customerId);
     const products = deps.catalog ? await catalogFor(deps.catalog, subscriptions, options.reason) : undefined;
     const projection = projectCustomer({

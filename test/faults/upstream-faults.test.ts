@@ -25,7 +25,7 @@ import { createNoticeLedger } from '../../src/store/notice-ledger.js';
 import { seededRandom } from '../../bench/lib/fixtures.js';
 import type { Subscriber } from '../support/card-scenarios.js';
 
-const CUSTOMER_READS = { method: 'GET', path: /^\/v1\/customers\// };
+// A refresh opens with the customer's subscription list (the customer expanded into it): the faults land there.
 const SUBSCRIPTION_LISTS = { method: 'GET', path: '/v1/subscriptions' };
 
 /** Delivers every event `copies` times (each copy its own delivery) and waits until all are acknowledged. */
@@ -66,7 +66,8 @@ describe('upstream faults', { timeout: 300_000 }, () => {
     moveUsers(s, customers, 'v2');
     smtp.refuseNext(5, 451);
     smtp.refuseNext(3, 550);
-    s.stripe.failNext(15, { status: 429, match: CUSTOMER_READS });
+    // The 429s are served first, then the 500s (rules are consumed in the order they were set).
+    s.stripe.failNext(15, { status: 429, match: SUBSCRIPTION_LISTS });
     s.stripe.failNext(15, { status: 500, match: SUBSCRIPTION_LISTS });
     const faultsFrom = performance.now();
     const events = customers.flatMap((c) => [expiredCardDecline(s, c.customerId, c.pmId).event, customerUpdated(s, c.customerId)]);

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { createHarness, type Harness } from '../support/harness.js';
 import { startSmtpSink, type SmtpSink } from '../support/smtp-sink.js';
 import { DAY, finished, mailsTo, promote, replaceCard, seedSubscriber, settleExpiry } from '../support/card-scenarios.js';
+import { refreshReadOf } from '../support/readers.js';
 import { waitFor } from '../support/redis.js';
 import { failedChargeFixture } from '../fixtures/charges.js';
 import { CURRENT_API_VERSION, invoiceFixture, legacyCardSourceFixture, LEGACY_API_VERSION } from '../fixtures/stripe-objects.js';
@@ -176,7 +177,7 @@ describe('card expiry signals from events', () => {
     await deliverOk(h.stripe.makeEvent('invoice.paid', paidInvoice));
     await deliverOk(h.stripe.makeEvent('invoice.paid', paidInvoice, { api_version: LEGACY_API_VERSION }));
     await settleExpiry(h);
-    assert.ok(h.stripe.count({ path: `/v1/customers/${sub.customerId}` }) >= 1, 'the refreshes ran');
+    assert.ok(h.stripe.count(refreshReadOf(sub.customerId)) >= 1, 'the refreshes ran');
     assert.deepEqual(paymentReads(), []);
     assert.deepEqual(mailsTo(sink, sub.email), []);
   });

@@ -2,7 +2,7 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import request from 'supertest';
 import { createHarness, WEBHOOK_SECRET, type Harness } from '../support/harness.js';
-import { seedReader } from '../support/readers.js';
+import { refreshReadOf, seedReader } from '../support/readers.js';
 import { waitFor } from '../support/redis.js';
 import { JOB } from '../../src/queues.js';
 
@@ -11,7 +11,7 @@ const START = Date.UTC(2026, 10, 27, 12, 0, 0);
 describe('event processing under load, faults and races', () => {
   let h: Harness;
   const sec = () => Math.floor(h.clock.now() / 1000);
-  const customerReads = (id: string) => h.stripe.count({ method: 'GET', path: `/v1/customers/${id}` });
+  const customerReads = (id: string) => h.stripe.count(refreshReadOf(id));
 
   before(async () => {
     // A debounce long enough that a burst posted back to back lands inside one window.
@@ -44,13 +44,13 @@ describe('event processing under load, faults and races', () => {
   test('a 429 from Stripe backs off and the refresh still lands', async () => {
     const { customer, subscription } = seedReader(h.stripe, { nowSeconds: sec() });
     h.stripe.resetRequests();
-    h.stripe.failNext(2, { status: 429, match: { method: 'GET', path: `/v1/customers/${customer.id}` } });
+    h.stripe.failNext(2, { status: 429, match: refreshReadOf(customer.id) });
     await h.deliver(h.stripe.makeEvent('customer.subscription.created', h.stripe.getSubscription(subscription.id)!));
     await waitFor(async () => (await h.entitlement({ customer: customer.id })).body.status === 'active', {
       timeoutMs: 15_000,
       message: 'refresh after 429s',
     });
-    const statuses = h.stripe.requests.filter((r) => r.path === `/v1/customers/${customer.id}`).map((r) => r.status);
+    const statuses = h.stripe.requests.filter(refreshReadOf(customer.id)).map((r) => r.status);
     assert.deepEqual(statuses, [429, 429, 200]);
   });
 
@@ -72,7 +72,7 @@ describe('event processing under load, faults and races', () => {
     // Sync A reads first but slowly; meanwhile the subscription is canceled and sync B reads that, fast.
     h.stripe.setLatency(400);
     const slow = h.syncCustomer(customer.id);
-    await waitFor(() => h.stripe.count({ path: `/v1/customers/${customer.id}` }) >= 1, { message: 'A in flight' });
+    await waitFor(() => h.stripe.count(refreshReadOf(customer.id)) >= 1, { message: 'A in flight' });
     h.stripe.setLatency(0);
     h.clock.advance(1000);
     h.stripe.putSubscription({ ...h.stripe.getSubscription(subscription.id)!, status: 'canceled' });

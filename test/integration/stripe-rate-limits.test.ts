@@ -1,7 +1,7 @@
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHarness, type Harness } from '../support/harness.js';
-import { seedReader } from '../support/readers.js';
+import { refreshReadOf, seedReader } from '../support/readers.js';
 import { waitFor } from '../support/redis.js';
 import { createStripeRequestBudget } from '../../src/store/stripe-request-budget.js';
 
@@ -22,11 +22,11 @@ describe('when Stripe refuses a refresh for rate (429)', () => {
   test('only that customer waits, for as long as Retry-After says, and other refreshes go on', async () => {
     const slow = seedReader(h.stripe, { nowSeconds: sec() });
     const other = seedReader(h.stripe, { nowSeconds: sec() });
-    const slowPath = `/v1/customers/${slow.customer.id}`;
-    h.stripe.failNext(1, { status: 429, retryAfter: 30, match: { method: 'GET', path: slowPath } });
+    const slowRead = refreshReadOf(slow.customer.id);
+    h.stripe.failNext(1, { status: 429, retryAfter: 30, match: slowRead });
 
     await h.deliver(h.stripe.makeEvent('customer.subscription.created', h.stripe.getSubscription(slow.subscription.id)!));
-    await waitFor(() => h.stripe.requests.some((r) => r.path === slowPath && r.status === 429), { message: 'the 429' });
+    await waitFor(() => h.stripe.requests.some((r) => slowRead(r) && r.status === 429), { message: 'the 429' });
     await h.deliver(h.stripe.makeEvent('customer.subscription.created', h.stripe.getSubscription(other.subscription.id)!));
     await waitFor(async () => (await h.entitlement({ customer: other.customer.id })).body.status === 'active', {
       message: 'the other customer current',
@@ -60,6 +60,6 @@ describe('when Stripe refuses a refresh for rate (429)', () => {
       { message: 'the refresh to be put back' },
     );
     assert.equal(waiting?.attemptsMade, 0, 'no slot spends no attempt');
-    assert.equal(h.stripe.count({ path: `/v1/customers/${reader.customer.id}` }), 0, 'nothing was sent without a slot');
+    assert.equal(h.stripe.count(refreshReadOf(reader.customer.id)), 0, 'nothing was sent without a slot');
   });
 });

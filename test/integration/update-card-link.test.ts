@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import request from 'supertest';
 import { createHarness, LINK_SECRET, PUBLISHER_RETURN_URL, type Harness } from '../support/harness.js';
 import { DAY, replaceCard, seedSubscriber, settleExpiry } from '../support/card-scenarios.js';
+import { refreshReadOf } from '../support/readers.js';
 import { signLinkToken, verifyLinkToken } from '../../src/domain/link-token.js';
 import { cardExpiresAt } from '../../src/domain/card-expiry.js';
 
@@ -115,7 +116,7 @@ describe('update-card link', () => {
     const sub = await seedSubscriber(h, { exp_month: 9, exp_year: 2031 });
     await settleExpiry(h);
     const token = new URL(h.links!.urlFor(sub.customerId)).searchParams.get('token')!;
-    const reads = () => h.stripe.count({ method: 'GET', path: `/v1/customers/${sub.customerId}` });
+    const reads = () => h.stripe.count(refreshReadOf(sub.customerId));
     const before = reads();
     assert.equal((await request(h.app).get('/billing/return').query({ token })).status, 303);
     const afterFirst = reads();

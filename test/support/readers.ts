@@ -9,7 +9,17 @@ import {
   subscriptionFixture,
   type SubscriptionStatus,
 } from '../fixtures/stripe-objects.js';
-import type { StripeDouble } from './stripe-double.js';
+import type { RecordedRequest, StripeDouble } from './stripe-double.js';
+
+/**
+ * The request a refresh of this customer opens with: its subscription list, each subscription carrying
+ * the customer expanded (one request for a customer with a subscription; the customer is read on its
+ * own only when there is none).
+ */
+export const refreshReadOf =
+  (customerId: string) =>
+  (r: RecordedRequest): boolean =>
+    r.method === 'GET' && r.path === '/v1/subscriptions' && r.query.customer === customerId;
 
 export interface ReaderOptions {
   userId?: string;

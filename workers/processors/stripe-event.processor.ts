@@ -5,6 +5,7 @@
  */
 import { UnrecoverableError, type Job } from 'bullmq';
 import { routeEvent } from '../../src/domain/event-routing.js';
+import { refreshNeeded } from '../../src/domain/event-lanes.js';
 import type { EventLedger } from '../../src/store/event-ledger.js';
 import { readExpirySignal } from '../../src/domain/expiry-signals.js';
 import { digestEvent, type EventDigest } from '../../src/domain/event-digest.js';
@@ -23,6 +24,8 @@ export interface StripeEventProcessorDeps {
 export type StripeEventResult =
   | { outcome: 'sync_requested'; customerId: string }
   | { outcome: 'product_refreshed'; productId: string }
+  /** Its companion event (event-lanes.ts) asks for the refresh; only its card signal ran. */
+  | { outcome: 'refresh_covered'; customerId: string }
   | { outcome: 'ignored' | 'no_customer' };
 
 /**
@@ -56,10 +59,11 @@ export function createStripeEventProcessor(deps: StripeEventProcessorDeps) {
       await deps.ledger.count(event.type, routing.kind);
       return { outcome: routing.kind };
     }
-    await deps.producers.refresh(routing.customerId, event.type, routing.urgency, event.id);
+    const refresh = refreshNeeded(event.type);
+    if (refresh) await deps.producers.refresh(routing.customerId, event.type, routing.urgency, event.id);
     const signal = readExpirySignal(event);
     if (signal !== null) await deps.producers.expirySignal(signal, event.id);
-    await deps.ledger.count(event.type, 'applied');
-    return { outcome: 'sync_requested', customerId: routing.customerId };
+    await deps.ledger.count(event.type, refresh ? 'applied' : 'covered');
+    return { outcome: refresh ? 'sync_requested' : 'refresh_covered', customerId: routing.customerId };
   };
 }
