@@ -8,13 +8,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { browserSkip, launchChromium, type HeadlessChromium } from '../support/browser.js';
 import { ADMIN_TOKEN, createOpsHarness, type OpsHarness } from '../support/ops-harness.js';
 import { startSmtpSink, type SmtpSink } from '../support/smtp-sink.js';
 import { DAY, finished, linkIn, mailsTo, promote, replaceCard, seedSubscriber, settleExpiry } from '../support/card-scenarios.js';
@@ -22,20 +22,18 @@ import { waitFor } from '../support/redis.js';
 import { failedChargeFixture } from '../fixtures/charges.js';
 import { cardExpiresAt } from '../../src/domain/card-expiry.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SHOTS = join(process.cwd(), 'test-artifacts', 'admin');
-const skip = existsSync(CHROMIUM) || process.env.CI === 'true' ? false : `${CHROMIUM} is not installed (apt-get install chromium; .ci/run installs it in CI)`;
 const EXPIRES = cardExpiresAt(7, 2028);
 const EMAIL = 'grace.hopper@example.com';
 
-describe('the operator\'s view in a browser', { skip }, () => {
+describe('the operator\'s view in a browser', { skip: browserSkip }, () => {
   let o: OpsHarness;
   let sink: SmtpSink;
   let server: Server;
   let origin: string;
   let browser: BrowserContext;
   let page: Page;
-  let profile: string;
+  let chrome: HeadlessChromium | undefined;
   let customerId: string;
   const consoleLines: string[] = [];
 
@@ -78,13 +76,8 @@ describe('the operator\'s view in a browser', { skip }, () => {
     assert.equal((await request(o.app).get(back.pathname + back.search)).status, 303);
     await settleExpiry(o.h);
     await waitFor(async () => (await o.h.api.timeline.read(customerId)).filter((e) => e.kind === 'notice').length >= 3, { message: 'the notices on the timeline' });
-
-    profile = mkdtempSync(join(tmpdir(), 'subgate-chromium-'));
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
-    });
+    chrome = await launchChromium();
+    browser = chrome.context;
     page = await browser.newPage();
     page.setDefaultTimeout(15_000);
     page.on('console', (message) => consoleLines.push(`${message.type()}: ${message.text()}`));
@@ -96,14 +89,13 @@ describe('the operator\'s view in a browser', { skip }, () => {
     await page.route('**/*', (route) => (route.request().url().startsWith(`${origin}/`) ? route.continue() : route.abort()));
   });
   after(async () => {
-    await browser?.close();
+    await chrome?.close();
     if (server) {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     }
     await o?.close();
     await sink?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
   const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });

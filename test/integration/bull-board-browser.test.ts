@@ -8,25 +8,20 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { browserSkip, launchChromium, type HeadlessChromium } from '../support/browser.js';
 import { ADMIN_TOKEN, createOpsHarness, type OpsHarness } from '../support/ops-harness.js';
 
-// CHROMIUM_PATH: a Chromium elsewhere than Debian's (a developer's own build); CI uses /usr/bin/chromium.
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM) || process.env.CI === 'true' ? false : `${CHROMIUM} is not installed (apt-get install chromium; .ci/run installs it in CI)`;
 
-describe('Bull Board in a browser, under its Content-Security-Policy', { skip }, () => {
+describe('Bull Board in a browser, under its Content-Security-Policy', { skip: browserSkip }, () => {
   let o: OpsHarness;
   let server: Server;
   let origin: string;
   let browser: BrowserContext;
   let page: Page;
-  let profile: string;
+  let chrome: HeadlessChromium | undefined;
   const consoleLines: string[] = [];
 
   before(async () => {
@@ -34,12 +29,8 @@ describe('Bull Board in a browser, under its Content-Security-Policy', { skip },
     server = createServer(o.app).listen(0, '127.0.0.1');
     await once(server, 'listening');
     origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    profile = mkdtempSync(join(tmpdir(), 'subgate-chromium-'));
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
-    });
+    chrome = await launchChromium();
+    browser = chrome.context;
     page = await browser.newPage();
     page.setDefaultTimeout(15_000);
     page.on('console', (message) => consoleLines.push(`${message.type()}: ${message.text()}`));
@@ -57,13 +48,12 @@ describe('Bull Board in a browser, under its Content-Security-Policy', { skip },
     });
   });
   after(async () => {
-    await browser?.close();
+    await chrome?.close();
     if (server) {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     }
     await o?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
   const violations = () => page.evaluate<string[]>('window.__violations.slice()');

@@ -8,51 +8,32 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { browserSkip, launchChromium, type HeadlessChromium } from '../support/browser.js';
 import { startContentGateStack, type ContentGateStack } from '../../examples/content-service/stack.js';
 import { testRedisUrl, waitFor } from '../support/redis.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = join(process.cwd(), 'test-artifacts', 'content-gate');
-// CI installs Chromium (.ci/run), so there a missing browser fails the test instead of skipping it.
-const skip = existsSync(CHROMIUM) || process.env.CI === 'true'
-  ? false
-  : `${CHROMIUM} is not installed (apt-get install chromium; .ci/run installs it in CI)`;
 
-describe('the paywalled site in a browser', { skip }, () => {
+describe('the paywalled site in a browser', { skip: browserSkip }, () => {
   let stack: ContentGateStack;
   let browser: BrowserContext;
   let page: Page;
-  let profile: string;
+  let chrome: HeadlessChromium | undefined;
 
   before(async () => {
     mkdirSync(SHOTS, { recursive: true });
-    profile = mkdtempSync(join(tmpdir(), 'subgate-chromium-'));
     stack = await startContentGateStack({ redisUrl: testRedisUrl() });
-    // A fresh profile per run (Playwright's way to pass --user-data-dir).
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    chrome = await launchChromium();
+    browser = chrome.context;
     page = await browser.newPage();
     page.setDefaultTimeout(10_000);
   });
   after(async () => {
-    await browser?.close();
+    await chrome?.close();
     await stack?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
   const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });

@@ -7,39 +7,32 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { browserSkip, launchChromium, type HeadlessChromium } from '../support/browser.js';
 import { startSectionsStack, type SectionsStack } from '../../examples/content-service/sections-stack.js';
 import { testRedisUrl, waitFor } from '../support/redis.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = join(process.cwd(), 'test-artifacts', 'sections');
-const skip = existsSync(CHROMIUM) || process.env.CI === 'true' ? false : `${CHROMIUM} is not installed (apt-get install chromium)`;
 
-describe('a site sold by section, in a browser', { skip }, () => {
+describe('a site sold by section, in a browser', { skip: browserSkip }, () => {
   let stack: SectionsStack;
   let browser: BrowserContext;
   let page: Page;
-  let profile: string;
+  let chrome: HeadlessChromium | undefined;
 
   before(async () => {
     mkdirSync(SHOTS, { recursive: true });
-    profile = mkdtempSync(join(tmpdir(), 'subgate-chromium-'));
     stack = await startSectionsStack({ redisUrl: testRedisUrl() });
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
-    });
+    chrome = await launchChromium();
+    browser = chrome.context;
     page = await browser.newPage();
     page.setDefaultTimeout(10_000);
   });
   after(async () => {
-    await browser?.close();
+    await chrome?.close();
     await stack?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
   const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
