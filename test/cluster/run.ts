@@ -12,11 +12,12 @@
 // end on every way out; the servers are killed and their dirs removed whatever happens.
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { redisServerBinary, startDisposableRedis, type DisposableRedis } from '../support/redis.js';
 import { startDisposableCluster, type DisposableCluster } from '../support/redis-topologies.js';
+import { killGroup } from '../support/process-group.js';
 
 /** The end-to-end suites run against the cluster (as `npm test` runs them against one Redis). */
 export const CLUSTER_SUITES = [
@@ -42,40 +43,10 @@ let child: ChildProcess | undefined;
 let interrupted: number | undefined;
 let finishing = false;
 
-function groupMembers(pgid: number): number[] {
-  const members: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[2]) === pgid && fields[0] !== 'Z') members.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return members;
-}
-
 async function finish(code: number): Promise<never> {
   finishing = true;
   const pgid = child?.pid;
-  let left: number[] = [];
-  if (pgid) {
-    const until = Date.now() + 3000;
-    left = groupMembers(pgid);
-    while (left.length > 0 && Date.now() < until) {
-      await new Promise((r) => setTimeout(r, 50));
-      left = groupMembers(pgid);
-    }
-    if (left.length > 0) {
-      try {
-        process.kill(-pgid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  }
+  const left = pgid ? killGroup(pgid) : [];
   await Promise.allSettled([cluster?.stop(), single?.stop()]);
   console.log(`# cluster suite took ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
   if (left.length > 0) {

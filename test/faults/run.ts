@@ -15,6 +15,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { redisServerBinary } from '../support/redis.js';
 import { formatFigures, type ScenarioFigures } from '../support/fault-report.js';
+import { killGroup } from '../support/process-group.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const scratch = mkdtempSync(join(tmpdir(), 'subgate-faults-'));
@@ -23,42 +24,6 @@ const startedAt = Date.now();
 let child: ChildProcess | undefined;
 let interrupted: number | undefined;
 let finishing = false;
-
-/** Pids still alive in the tests' process group (the group id is the test runner's pid). */
-function groupMembers(pgid: number): number[] {
-  const members: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      // Fields after the ")" ending the command name: state ppid pgrp ...
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[2]) === pgid && fields[0] !== 'Z') members.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return members;
-}
-
-/** Kills what is left of the group; returns the pids still alive a moment after the tests ended (leaks). */
-function killGroup(pgid: number): number[] {
-  // Servers told to stop by a test's exit hook may take a moment to go.
-  const until = Date.now() + 3000;
-  let left = groupMembers(pgid);
-  while (left.length > 0 && Date.now() < until) {
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
-    left = groupMembers(pgid);
-  }
-  if (left.length > 0) {
-    try {
-      process.kill(-pgid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-  return left;
-}
 
 function finish(code: number): never {
   finishing = true;
