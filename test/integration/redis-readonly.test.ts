@@ -33,8 +33,17 @@ describe('a primary demoted to a read-only replica under running workers', { ski
       console.error('# harness close did not finish within 15 s after the READONLY spell; connections cut');
       h.apiRedis.disconnect();
       h.workerRedis.disconnect();
+      // The workers' own connections (BullMQ duplicates one per worker for its blocking reads) are what
+      // would keep this file's process alive for ever; cut them too.
+      const workers = h.workers ? [h.workers.eventWorker, h.workers.syncWorker, h.workers.expiryWorker, h.workers.noticeWorker] : [];
+      await Promise.allSettled(workers.map((worker) => worker.disconnect()));
     }
     await Promise.allSettled([primary.stop(), other.stop()]);
+    if (!closed) {
+      // Whatever else the stuck close() still holds: the results are reported, so the file may end. An
+      // unref'd timer fires only if something is still keeping the process up.
+      setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();
+    }
   });
 
   test('READONLY gives 503s and a handful of log lines, not a storm; the same connections recover once the node is writable', async () => {
