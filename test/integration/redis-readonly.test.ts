@@ -31,19 +31,18 @@ describe('a primary demoted to a read-only replica under running workers', { ski
     const closed = await Promise.race([h?.close().then(() => true), sleep(15_000).then(() => false)]);
     if (!closed) {
       console.error('# harness close did not finish within 15 s after the READONLY spell; connections cut');
+      // Whatever the stuck close() still holds would keep this file's process alive for ever; the results
+      // are reported once this hook returns, so let the process go then. An unref'd timer fires only if
+      // something else is still keeping the process up.
+      setTimeout(() => process.exit(process.exitCode ?? 0), 3000).unref();
       h.apiRedis.disconnect();
       h.workerRedis.disconnect();
-      // The workers' own connections (BullMQ duplicates one per worker for its blocking reads) are what
-      // would keep this file's process alive for ever; cut them too.
+      // The workers' own connections (BullMQ keeps one per worker for its blocking reads); their
+      // disconnect can itself wait on the stuck client, so it is given a moment, not awaited to the end.
       const workers = h.workers ? [h.workers.eventWorker, h.workers.syncWorker, h.workers.expiryWorker, h.workers.noticeWorker] : [];
-      await Promise.allSettled(workers.map((worker) => worker.disconnect()));
+      await Promise.race([Promise.allSettled(workers.map((worker) => worker.disconnect())), sleep(1000)]);
     }
     await Promise.allSettled([primary.stop(), other.stop()]);
-    if (!closed) {
-      // Whatever else the stuck close() still holds: the results are reported, so the file may end. An
-      // unref'd timer fires only if something is still keeping the process up.
-      setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();
-    }
   });
 
   test('READONLY gives 503s and a handful of log lines, not a storm; the same connections recover once the node is writable', async () => {
