@@ -99,7 +99,14 @@ for (const topology of ['single', 'cluster'] as const) {
       assert.ok(runs.length >= 2, `sweeps run: ${runs.length}`);
       assert.equal(new Set(runs.map((job) => job.id)).size, runs.length, 'one job per scheduled instant');
       const finished = runs.filter((job) => job.finishedOn).length;
-      assert.ok(done.length >= finished && done.length <= runs.length, `sweep runs logged ${done.length}, jobs ${runs.length} (${finished} finished): none ran twice`);
+      // A job runs a second time only when BullMQ took it for stalled (its worker's event loop held past the
+      // lock, which an overloaded machine can do) or retried it: at-least-once by design, and the sweep is
+      // safe to run twice. Any other second run is a scheduling bug.
+      const rerunsAllowed = runs.reduce((n, job) => n + (job.stalledCounter ?? 0) + Math.max(0, job.attemptsMade - 1), 0);
+      assert.ok(
+        done.length >= finished && done.length <= runs.length + rerunsAllowed,
+        `sweep runs logged ${done.length}, jobs ${runs.length} (${finished} finished, ${rerunsAllowed} stalled or retried): none ran twice otherwise`,
+      );
     });
   });
 }
