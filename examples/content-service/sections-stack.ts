@@ -5,18 +5,15 @@
  * end of this month while Puzzles is paid by another, valid card. Used by the sections browser test.
  * Every change reaches subgate as a signed webhook, or (the expiry) the delayed card-expiry job.
  */
-import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createEntitlementClient, type EntitlementClient } from '@subgate/client';
 import { API_TOKEN, createHarness, type Harness } from '../../test/support/harness.js';
-import { finished, promote, settleExpiry } from '../../test/support/card-scenarios.js';
+import { settleExpiry } from '../../test/support/card-scenarios.js';
 import { accessFeaturesFor, catalogIds, seedCatalog, seedMultiReader, type Catalog } from '../../test/support/catalog.js';
 import { waitFor } from '../../test/support/redis.js';
 import { SECTIONS } from './articles.js';
 import { createContentSite } from './site.js';
 import type { DemoReader } from './pages.js';
-import { storyCard } from './stack.js';
+import { openStackServers, passCardExpiry, storyCard } from './stack.js';
 
 export const SECTION_READERS: readonly DemoReader[] = [
   { id: 'reader-pia', name: 'Pia', blurb: 'has Puzzles only.' },
@@ -38,17 +35,10 @@ export interface SectionsStack {
   close(): Promise<void>;
 }
 
-async function listen(server: Server): Promise<string> {
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
 export async function startSectionsStack(options: { redisUrl: string }): Promise<SectionsStack> {
   const card = storyCard();
-  const subgateServer = createServer();
-  const siteServer = createServer();
-  const [subgateUrl, siteUrl] = await Promise.all([listen(subgateServer), listen(siteServer)]);
+  const servers = await openStackServers();
+  const { subgateServer, siteServer, subgateUrl, siteUrl } = servers;
   const h = await createHarness({
     label: 'sections',
     redisUrl: options.redisUrl,
@@ -96,17 +86,12 @@ export async function startSectionsStack(options: { redisUrl: string }): Promise
       return { customerId: nora.customer.id, newsCard: nora.held[0]!.card.id };
     },
     async expireNoraNewsCard(nora) {
-      h.clock.set(card.expiresAt);
-      const jobId = `expire-${nora.customerId}-${nora.newsCard}-${card.expiresAt}`;
-      await promote(h, jobId);
-      await finished(h, jobId);
+      await passCardExpiry(h, nora.customerId, nora.newsCard, card.expiresAt);
       await settleExpiry(h);
     },
     async close() {
       await client.close();
-      siteServer.closeAllConnections();
-      subgateServer.closeAllConnections();
-      await Promise.all([new Promise((r) => siteServer.close(r)), new Promise((r) => subgateServer.close(r))]);
+      await servers.close();
       await h.close();
     },
   };

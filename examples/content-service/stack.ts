@@ -57,6 +57,35 @@ async function listen(server: Server): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
+/**
+ * subgate's and the site's servers, listening before anything is configured: the update-card links and
+ * the portal's way back need their real addresses. Requests are attached by the caller.
+ */
+export async function openStackServers(): Promise<{ subgateServer: Server; siteServer: Server; subgateUrl: string; siteUrl: string; close(): Promise<void> }> {
+  const subgateServer = createServer();
+  const siteServer = createServer();
+  const [subgateUrl, siteUrl] = await Promise.all([listen(subgateServer), listen(siteServer)]);
+  return {
+    subgateServer,
+    siteServer,
+    subgateUrl,
+    siteUrl,
+    async close() {
+      siteServer.closeAllConnections();
+      subgateServer.closeAllConnections();
+      await Promise.all([new Promise((r) => siteServer.close(r)), new Promise((r) => subgateServer.close(r))]);
+    },
+  };
+}
+
+/** A card's expiry instant passes: the clock moves there and its delayed card-expiry job runs now. */
+export async function passCardExpiry(h: Harness, customerId: string, cardId: string, expiresAt: number): Promise<void> {
+  h.clock.set(expiresAt);
+  const jobId = `expire-${customerId}-${cardId}-${expiresAt}`;
+  await promote(h, jobId);
+  await finished(h, jobId);
+}
+
 export async function startContentGateStack(options: {
   redisUrl: string;
   logger?: Logger;
@@ -64,10 +93,8 @@ export async function startContentGateStack(options: {
   eventsHeartbeatMs?: number;
 }): Promise<ContentGateStack> {
   const card = storyCard();
-  // Ports first: the update-card links and the portal's way back need real addresses.
-  const subgateServer = createServer();
-  const siteServer = createServer();
-  const [subgateUrl, siteUrl] = await Promise.all([listen(subgateServer), listen(siteServer)]);
+  const servers = await openStackServers();
+  const { subgateServer, siteServer, subgateUrl, siteUrl } = servers;
   const h = await createHarness({
     label: 'content-gate',
     redisUrl: options.redisUrl,
@@ -109,10 +136,7 @@ export async function startContentGateStack(options: {
       return sub;
     },
     async expireCard(sub) {
-      h.clock.set(card.expiresAt);
-      const jobId = `expire-${sub.customerId}-${sub.pmId}-${card.expiresAt}`;
-      await promote(h, jobId);
-      await finished(h, jobId);
+      await passCardExpiry(h, sub.customerId, sub.pmId, card.expiresAt);
       const decline = h.stripe.makeEvent(
         'charge.failed',
         failedChargeFixture({
@@ -136,9 +160,7 @@ export async function startContentGateStack(options: {
     },
     async close() {
       await client.close();
-      siteServer.closeAllConnections();
-      subgateServer.closeAllConnections();
-      await Promise.all([new Promise((r) => siteServer.close(r)), new Promise((r) => subgateServer.close(r))]);
+      await servers.close();
       await h.close();
     },
   };

@@ -1,22 +1,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config.js';
+import { MINIMAL_ENV, configFailureOf } from '../support/config-env.js';
 
-const minimal = {
-  STRIPE_SECRET_KEY: 'sk_test_abc123',
-  STRIPE_WEBHOOK_SECRET: 'whsec_testsecret0001',
-  ENTITLEMENT_API_TOKENS: 'content-service-token-0001',
-};
-
-function failureOf(env: Record<string, string>): ConfigError {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, 'expected a ConfigError');
-    return err;
-  }
-  assert.fail('loadConfig accepted a bad environment');
-}
+const minimal = MINIMAL_ENV;
+const failureOf = configFailureOf;
 
 describe('config: where Redis is', () => {
   test('by default one server, no replica acknowledgement', () => {
